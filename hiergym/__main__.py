@@ -1,0 +1,3 @@
+from hiergym.cli import main
+
+main()

@@ -1,0 +1,87 @@
+"""The one place that registers hiergym environments.
+
+Entry points are strings, so registering imports nothing heavy: the env module
+(and torch, textworld, the web stack, ...) loads when the env is made.
+Single-agent envs go to Gymnasium's registry; multi-agent PettingZoo envs go to
+our own small registry (and to PettingZoo's when it has one).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium
+
+from hiergym.error import UnknownEnvError
+
+NAMESPACE = "hiergym"
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered id: where it lives, its default kwargs and a one-line description."""
+
+    id: str
+    entry_point: str
+    description: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+    multi_agent: bool = False
+
+
+# Each env family owns one list; add an entry to make an id appear in
+# `hiergym list`, the README table and the checker tests.
+SOKOBAN: list[EnvEntry] = []
+TEXT_GAMES: list[EnvEntry] = []
+WEB: list[EnvEntry] = []
+MULTI_AGENT: list[EnvEntry] = []
+RESEARCH: list[EnvEntry] = []
+
+_FAMILIES = (SOKOBAN, TEXT_GAMES, WEB, MULTI_AGENT, RESEARCH)
+
+
+def all_entries() -> list[EnvEntry]:
+    """Every registered hiergym id, single- and multi-agent."""
+    return [e for family in _FAMILIES for e in family]
+
+
+def _load(entry_point: str) -> Any:
+    module, _, attr = entry_point.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def register_envs() -> None:
+    """Register all single-agent ids with Gymnasium (idempotent)."""
+    for e in all_entries():
+        if e.multi_agent or e.id in gymnasium.registry:
+            continue
+        gymnasium.register(
+            id=e.id,
+            entry_point=e.entry_point,
+            kwargs=dict(e.kwargs),
+            max_episode_steps=e.max_episode_steps,
+        )
+
+
+def _entry(env_id: str, *, multi_agent: bool) -> EnvEntry:
+    env_id = env_id.removeprefix(f"{NAMESPACE}:")  # accept gymnasium's "module:id" form
+    entries = [e for e in all_entries() if e.multi_agent == multi_agent]
+    for e in entries:
+        if e.id == env_id:
+            return e
+    raise UnknownEnvError(env_id, [e.id for e in entries])
+
+
+def make(env_id: str, **kwargs: Any) -> gymnasium.Env:
+    """``gymnasium.make`` with a did-you-mean error for unknown hiergym ids."""
+    if env_id.removeprefix(f"{NAMESPACE}:").startswith(f"{NAMESPACE}/"):
+        _entry(env_id, multi_agent=False)  # raises UnknownEnvError with suggestions
+    return gymnasium.make(env_id, **kwargs)
+
+
+def make_parallel(env_id: str, **kwargs: Any) -> Any:
+    """Build a registered multi-agent PettingZoo ``ParallelEnv``."""
+    e = _entry(env_id, multi_agent=True)
+    return _load(e.entry_point)(**{**e.kwargs, **kwargs})

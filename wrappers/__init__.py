@@ -1,0 +1,1 @@
+"""hiergym.wrappers"""
