@@ -34,14 +34,33 @@ def play(env_id: str, /, seed: int = 0, max_turns: int = 500) -> None:
     play_text_env(env_id, seed=seed, max_turns=max_turns)
 
 
-COMMANDS: dict[str, Callable[..., Any]] = {
+TRAIN_COMMANDS: dict[str, Callable[..., Any]] = {}
+"""``hiergym train <kind>``: ``llm`` (token algorithms) and ``marl`` (value-based multi-agent)."""
+
+SERVE_COMMANDS: dict[str, Callable[..., Any]] = {}
+"""``hiergym serve <site>``: e.g. ``webshop``."""
+
+COMMANDS: dict[str, Callable[..., Any] | dict[str, Callable[..., Any]]] = {
     "list": list_envs,
     "play": play,
+    "train": TRAIN_COMMANDS,
+    "serve": SERVE_COMMANDS,
 }
 
 
 def main(argv: list[str] | None = None) -> None:
-    tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, prog="hiergym")
+    """Dispatch ``hiergym <command> [<sub>] [flags]``; a dict value is a command group."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    group = COMMANDS.get(argv[0]) if argv else None
+    if isinstance(group, dict):
+        name = argv[0]
+        tyro.extras.subcommand_cli_from_dict(group, args=argv[1:], prog=f"hiergym {name}")
+        return
+    flat = {k: v for k, v in COMMANDS.items() if callable(v)}
+    groups = ", ".join(f"{k} {{{','.join(v)}}}" for k, v in COMMANDS.items() if isinstance(v, dict))
+    tyro.extras.subcommand_cli_from_dict(flat, args=argv, prog="hiergym", description=f"command groups: {groups}")
 
 
 if __name__ == "__main__":

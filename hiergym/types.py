@@ -30,7 +30,10 @@ def validate_role(role: str) -> str:
 class Subgoal:
     """A task subgoal: ``text`` is what a planner (LLM or human) reads, ``check`` is evaluated by the env.
 
-    ``check`` is a predicate over the env's true state; it is not serialised (see ``to_dict``).
+    ``check(env)`` is a predicate over the true state of ``env`` (the *unwrapped* env that made
+    the subgoal; multi-agent envs call ``check(env, agent)``). Envs evaluate their checks each
+    step and report ids in ``info["subgoals_achieved"]`` (first-achievement order);
+    ``SubgoalHooks`` evaluates the current one directly. ``check`` is not serialised.
     """
 
     id: str
