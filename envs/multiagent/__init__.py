@@ -1,0 +1,4 @@
+"""Multi-agent goal tasks as PettingZoo ``ParallelEnv``s: GoalGrid, Foraging, KeyDoor, the QMIX matrix game.
+
+Modules load on demand; ``hiergym.make_parallel("hiergym/GoalGrid-v0")`` imports only what it needs.
+"""
