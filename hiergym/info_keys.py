@@ -37,6 +37,9 @@ class InfoKeys:
     ENV_REWARD = "env_reward"
     SWITCH = "switch"
     THINK = "think"
+    PROPOSED_SUBGOAL = "proposed_subgoal"
+    PARSE_ERROR = "parse_error"
+    RAW_OBSERVATION = "raw_observation"
 
     _DOCS: dict[str, str] = {
         ADMISSIBLE_ACTIONS: "list[str]: commands that are legal in the current state (when the env knows them)",
@@ -64,6 +67,9 @@ class InfoKeys:
         ENV_REWARD: "float: the env's reward before any wrapper reshaped it",
         SWITCH: "str | None: KEEP or SWITCH decision parsed from <switch> (TextActions)",
         THINK: "str | None: the <think> text, kept for logging (TextActions)",
+        PROPOSED_SUBGOAL: "str | None: subgoal text parsed from <subgoal> (TextActions); SubgoalHooks may adopt it",
+        PARSE_ERROR: "str | None: why the LLM text did not parse, None when it did (TextActions)",
+        RAW_OBSERVATION: "str: the env observation before History rendered it into a prompt (History)",
     }
 
     @classmethod

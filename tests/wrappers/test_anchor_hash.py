@@ -1,0 +1,87 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hiergym.info_keys import InfoKeys
+from hiergym.wrappers import AnchorHash, ParallelAnchorHash, canonical, state_digest
+from tests.fixtures_envs import SwitchesEnv
+
+
+def test_same_state_by_different_paths_shares_anchor():
+    a, b = AnchorHash(SwitchesEnv(n=3)), AnchorHash(SwitchesEnv(n=3))
+    a.reset(seed=1)
+    b.reset(seed=1)
+    for cmd in ("flip 0", "flip 1", "wait"):
+        *_, info_a = a.step(cmd)
+    for cmd in ("flip 1", "wait", "flip 0"):
+        *_, info_b = b.step(cmd)
+    assert info_a[InfoKeys.ANCHOR] == info_b[InfoKeys.ANCHOR]
+    *_, info_c = b.step("flip 2")
+    assert info_c[InfoKeys.ANCHOR] != info_b[InfoKeys.ANCHOR]
+
+
+def test_anchor_at_reset_and_fallback_to_observation():
+    env = AnchorHash(SwitchesEnv())
+    _, info = env.reset(seed=0)
+    assert len(info[InfoKeys.ANCHOR]) == 32
+
+    class NoState(SwitchesEnv):
+        def _info(self):
+            info = super()._info()
+            del info[InfoKeys.ANCHOR_STATE]
+            return info
+
+    env2 = AnchorHash(NoState())
+    obs, info2 = env2.reset(seed=0)
+    assert info2[InfoKeys.ANCHOR] == state_digest(("obs", obs))
+
+
+def test_digest_is_stable_across_processes():
+    state = {"player": (1, 2), "boxes": frozenset({(3, 4), (2, 2)}), "page": "item", "arr": np.arange(3, dtype=np.int16)}
+    code = (
+        "import numpy as np\n"
+        "from hiergym.wrappers import state_digest\n"
+        "print(state_digest({'arr': np.arange(3, dtype=np.int16), 'page': 'item', 'boxes': frozenset({(2, 2), (3, 4)}), 'player': (1, 2)}))\n"
+    )
+    digests = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout.strip()
+        for seed in (1, 2)
+    }
+    assert digests == {state_digest(state)}
+
+
+def test_canonical_orders_sets_and_dicts():
+    assert canonical({"b": 1, "a": {2, 1}}) == canonical({"a": {1, 2}, "b": 1})
+    assert canonical((1, 2)) != canonical((2, 1))
+    with pytest.raises(TypeError, match="anchor_state contains"):
+        canonical(object())
+
+
+@given(st.sets(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=6))
+def test_set_order_never_changes_digest(boxes):
+    assert state_digest(frozenset(boxes)) == state_digest(set(sorted(boxes, reverse=True)))
+
+
+def test_parallel_anchor_hash_annotates_every_agent():
+    class TwoAgents:
+        possible_agents = ["a", "b"]
+
+        def reset(self, seed=None, options=None):
+            return {"a": 0, "b": 0}, {"a": {}, "b": {}}
+
+        def step(self, actions):
+            return {"a": 0, "b": 0}, {"a": 0.0, "b": 0.0}, {"a": False, "b": False}, {"a": False, "b": False}, {"a": {}, "b": {InfoKeys.ANCHOR_STATE: (1,)}}
+
+        def state(self):
+            return np.zeros(2, dtype=np.float32)
+
+    env = ParallelAnchorHash(TwoAgents())
+    _, infos = env.reset(seed=0)
+    assert infos["a"][InfoKeys.ANCHOR] == infos["b"][InfoKeys.ANCHOR] == state_digest(("global", np.zeros(2, dtype=np.float32)))
+    *_, infos = env.step({"a": 0, "b": 0})
+    assert infos["a"][InfoKeys.ANCHOR] == state_digest(("state", (1,)))
+    assert env.possible_agents == ["a", "b"]

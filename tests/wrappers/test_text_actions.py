@@ -1,0 +1,105 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hiergym.error import ConfigError
+from hiergym.info_keys import InfoKeys
+from hiergym.wrappers import AnchorHash, TextActions, parse_llm_output
+from tests.fixtures_envs import SwitchesEnv
+
+
+@pytest.mark.parametrize(
+    "text, action, think, switch, subgoal",
+    [
+        ("<action>flip 1</action>", "flip 1", None, None, None),
+        ("<think>switch 1 is off</think>\n<action>  Flip   1 </action>", "Flip 1", "switch 1 is off", None, None),
+        ("<THINK>x</THINK><Action>wait</Action>", "wait", "x", None, None),
+        ("<switch>keep</switch><action>wait</action>", "wait", None, "KEEP", None),
+        ("<switch>SWITCH</switch><subgoal>turn on switch 2</subgoal><action>flip 2</action>", "flip 2", None, "SWITCH", "turn on switch 2"),
+        ("<action>flip 0</action><action>flip 1</action>", "flip 0", None, None, None),
+    ],
+)
+def test_parser_reads_tags(text, action, think, switch, subgoal):
+    p = parse_llm_output(text)
+    assert (p.format_ok, p.action, p.think, p.switch, p.subgoal) == (True, action, think, switch, subgoal)
+    assert p.error is None
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("", "no <action>"),
+        ("flip 1", "no <action>"),
+        ("<action>flip 1", "not closed"),
+        ("<action>   </action>", "empty"),
+        ("<switch>MAYBE</switch><action>wait</action>", "KEEP or SWITCH"),
+        ("<switch>KEEP<action>wait</action>", "<switch> tag is not closed"),
+        ("<subgoal>x<action>wait</action>", "<subgoal> tag is not closed"),
+        ("<action>" + "a" * 600 + "</action>", "longer than"),
+        (None, "expected text"),
+        (12, "expected text"),
+    ],
+)
+def test_parser_flags_garbage(text, why):
+    p = parse_llm_output(text)
+    assert not p.format_ok and p.action is None and why in p.error
+
+
+def test_bare_text_allowed_without_required_tags():
+    assert parse_llm_output("  flip 1 ", require_tags=False).action == "flip 1"
+    assert parse_llm_output("<think>hm</think> wait", require_tags=False).action == "wait"
+    assert not parse_llm_output("<think>hm</think>", require_tags=False).format_ok
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=50), st.builds(lambda a, b: f"<action>{a}</action>{b}", st.text(max_size=30), st.text(max_size=30))))
+def test_parser_never_raises(text):
+    p = parse_llm_output(text)
+    assert p.format_ok == (p.action is not None)
+
+
+def test_valid_answer_reaches_env():
+    env = TextActions(AnchorHash(SwitchesEnv(n=2)))
+    env.reset(seed=3)
+    before = list(env.unwrapped.on)
+    _, _, _, _, info = env.step("<think>t</think><action>flip 0</action>")
+    assert env.unwrapped.on[0] != before[0]
+    assert info[InfoKeys.ACTION_VALID] and info[InfoKeys.ACTION_FORMAT_OK]
+    assert info[InfoKeys.PARSED_ACTION] == "flip 0" and info[InfoKeys.THINK] == "t" and info[InfoKeys.PARSE_ERROR] is None
+
+
+def test_malformed_answer_is_penalised_invalid_action_without_state_change():
+    env = TextActions(SwitchesEnv(n=2, max_steps=3), format_penalty=-0.5)
+    env.reset(seed=3)
+    before = list(env.unwrapped.on)
+    obs, reward, term, trunc, info = env.step("I think I will flip switch 0")
+    assert env.unwrapped.on == before
+    assert reward == pytest.approx(-0.1 - 0.5)
+    assert obs.startswith("Invalid answer: no <action>")
+    assert not info[InfoKeys.ACTION_FORMAT_OK] and not info[InfoKeys.ACTION_VALID]
+    assert info[InfoKeys.RAW_ACTION] == "I think I will flip switch 0" and info[InfoKeys.PARSED_ACTION] is None
+    env.step("")
+    *_, trunc, _ = env.step("<action>")  # the step still counts toward the time limit
+    assert trunc
+
+
+def test_format_penalty_must_be_non_positive():
+    with pytest.raises(ConfigError, match="format_penalty=0.3"):
+        TextActions(SwitchesEnv(), format_penalty=0.3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=10))
+def test_random_answers_never_raise_or_corrupt_state(answers):
+    env = TextActions(SwitchesEnv(n=3, max_steps=100))
+    env.reset(seed=0)
+    for a in answers:
+        expected = list(env.unwrapped.on)
+        p = parse_llm_output(a)
+        words = (p.action or "").lower().split()
+        if p.format_ok and len(words) == 2 and words[0] == "flip" and words[1] in {"0", "1", "2"}:
+            expected[int(words[1])] = not expected[int(words[1])]
+        *_, term, _, _ = env.step(a)
+        assert env.unwrapped.on == expected
+        if term:
+            break

@@ -1,0 +1,53 @@
+"""Stable, process-independent serialisation and digests of env states.
+
+``hash()`` is salted per process for strings, so anchors built on it would not
+match across rollout workers; these functions depend only on the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+DIGEST_BYTES = 16
+
+
+def _normalise(x: Any) -> Any:
+    if x is None or isinstance(x, (bool, int, str)):
+        return x
+    if isinstance(x, float):
+        return repr(x) if not math.isfinite(x) else x
+    if isinstance(x, bytes):
+        return {"__bytes__": x.hex()}
+    if isinstance(x, dict):
+        return {"__dict__": sorted(([canonical(k), _normalise(v)] for k, v in x.items()), key=lambda kv: kv[0])}
+    if isinstance(x, (set, frozenset)):
+        return {"__set__": sorted(canonical(v) for v in x)}
+    if isinstance(x, (list, tuple)):
+        return [_normalise(v) for v in x]
+    if hasattr(x, "dtype") and hasattr(x, "tobytes"):  # numpy array or scalar
+        import numpy as np
+
+        a = np.ascontiguousarray(x)
+        return {"__array__": [str(a.dtype), list(a.shape), a.tobytes().hex()]}
+    if hasattr(x, "item"):
+        return _normalise(x.item())
+    raise TypeError(
+        f"anchor_state contains a {type(x).__name__} ({x!r}); use str, numbers, tuples, lists, dicts, sets or numpy arrays"
+    )
+
+
+def canonical(state: Any) -> str:
+    """A canonical string for ``state``: equal values give equal strings, in any process.
+
+    Sets and dict keys are sorted, so order of construction does not matter; lists and
+    tuples keep their order (and serialise alike).
+    """
+    return json.dumps(_normalise(state), separators=(",", ":"), ensure_ascii=True)
+
+
+def state_digest(state: Any) -> str:
+    """Hex blake2b digest of ``canonical(state)``: the GiGPO step-group key."""
+    return hashlib.blake2b(canonical(state).encode("ascii"), digest_size=DIGEST_BYTES).hexdigest()
