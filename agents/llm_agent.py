@@ -1,0 +1,76 @@
+"""``LLMAgent``: a prompt template (data), a backend and an action parser.
+
+``act`` renders one prompt per observation and makes ONE batched backend call
+for all of them, so the collector's per-tick cost is a single model call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hiergym.types import Generation
+
+from .backend import Backend, SamplingParams
+
+DEFAULT_TEMPLATE = "{observation}\n"
+"""Prompt = the observation (``History`` already renders task and recent turns into it)."""
+
+
+@dataclass
+class AgentAction:
+    """What the agent answers for one observation: the text the env receives, its parse and the LLM calls."""
+
+    text: str
+    action: str | None
+    format_ok: bool
+    generations: list[Generation] = field(default_factory=list)
+
+
+class LLMAgent:
+    """Acts for many envs at once with one backend call.
+
+    Args:
+        backend: anything implementing ``Backend``.
+        sampling: sampling parameters for acting (``SamplingParams(temperature=0)`` for greedy eval).
+        template: a ``str.format`` template with an ``{observation}`` field.
+        parser: text -> object with ``action`` and ``format_ok`` (default ``parse_llm_output``);
+            used for logging the parsed command, the env's ``TextActions`` wrapper parses again.
+        role: the generation role recorded in every ``Generation``.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        sampling: SamplingParams | None = None,
+        template: str = DEFAULT_TEMPLATE,
+        parser: Callable[[str], Any] | None = None,
+        role: str = "policy",
+    ):
+        if "{observation}" not in template:
+            from hiergym.error import ConfigError
+
+            raise ConfigError("template", template, "a str.format template containing '{observation}'")
+        if parser is None:
+            from hiergym.wrappers import parse_llm_output as parser
+        self.backend = backend
+        self.sampling = sampling or SamplingParams()
+        self.template = template
+        self.parser = parser
+        self.role = role
+
+    def prompt(self, observation: str) -> str:
+        return self.template.format(observation=observation)
+
+    def act(self, observations: Sequence[str], *, sampling: SamplingParams | None = None) -> list[AgentAction]:
+        """One ``AgentAction`` per observation, from a single batched ``backend.generate`` call."""
+        if not observations:
+            return []
+        gens = self.backend.generate([self.prompt(o) for o in observations], sampling or self.sampling, role=self.role)
+        out = []
+        for g in gens:
+            parsed = self.parser(g.text)
+            out.append(AgentAction(text=g.text, action=parsed.action, format_ok=bool(parsed.format_ok), generations=[g]))
+        return out

@@ -1,0 +1,144 @@
+"""``TransformersBackend``: batched sampling from any Hugging Face causal LM, with per-token log-probs.
+
+Prompts are left-padded into one batch and sampled with ``model.generate`` (KV
+cache); the raw logits of every step are kept, and the reported log-prob of a
+token is ``log_softmax(logits / T)`` over the full vocabulary (see
+``SamplingParams``), which a trainer recomputes with one teacher-forced forward
+pass. Responses are cut at EOS or at the first stop string (e.g. ``</action>``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hiergym.error import ConfigError
+from hiergym.types import Generation
+
+from .backend import FINISH_LENGTH, FINISH_STOP, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+STOP_LOOKBACK_TOKENS = 8
+"""Extra tokens decoded behind the newest one when looking for a stop string."""
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int) -> Any:
+    """A per-row ``StoppingCriteria`` that fires once a row's generated text contains a stop string."""
+    import torch
+    from transformers import StoppingCriteria
+
+    window = max(len(s) for s in stops) + STOP_LOOKBACK_TOKENS
+
+    class StopStrings(StoppingCriteria):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+            tails = tokenizer.batch_decode(input_ids[:, max(prompt_len, input_ids.shape[1] - window) :])
+            return torch.tensor([any(s in t for s in stops) for t in tails], dtype=torch.bool, device=input_ids.device)
+
+    return StopStrings()
+
+
+class TransformersBackend:
+    """Samples from a causal LM in-process (CPU or CUDA); the trainer updates the same ``model`` object.
+
+    Args:
+        model: a ``PreTrainedModel`` for causal LM.
+        tokenizer: its tokenizer; padding is switched to the left for batched generation.
+        device: ``"cpu"``, ``"cuda"``, or ``"auto"``.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, device: str = "auto"):
+        if tokenizer.pad_token_id is None:
+            if tokenizer.eos_token_id is None:
+                raise ConfigError("tokenizer.pad_token", None, "a tokenizer with a pad or eos token")
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: str = "auto", **model_kwargs: Any) -> TransformersBackend:
+        """Load model and tokenizer from a local directory written by ``save_pretrained``."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise ConfigError("model_path", str(path), "a local directory holding config.json, weights and tokenizer files (save_pretrained)")
+        return cls(AutoModelForCausalLM.from_pretrained(path, **model_kwargs), AutoTokenizer.from_pretrained(path), device=device)
+
+    @property
+    def pad_token_id(self) -> int:
+        return int(self.tokenizer.pad_token_id)
+
+    def _generate_kwargs(self, sampling: SamplingParams, prompt_len: int) -> dict[str, Any]:
+        from transformers import GenerationConfig, StoppingCriteriaList
+
+        config = GenerationConfig(
+            max_new_tokens=sampling.max_new_tokens,
+            do_sample=not sampling.greedy,
+            temperature=sampling.temperature if not sampling.greedy else None,
+            top_p=sampling.top_p if not sampling.greedy else None,
+            top_k=None,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+        stops = [s for s in sampling.stop if s]
+        criteria = StoppingCriteriaList([_stop_criteria(self.tokenizer, stops, prompt_len)] if stops else [])
+        return {"generation_config": config, "stopping_criteria": criteria}
+
+    def generate(self, prompts: Sequence[str], sampling: SamplingParams, *, role: str = "policy") -> list[Generation]:
+        """One sampled response per prompt, with token ids and sampling-time log-probs."""
+        import torch
+
+        if not prompts:
+            return []
+        enc = self.tokenizer(list(prompts), return_tensors="pt", padding=True).to(self.device)
+        prompt_len = enc["input_ids"].shape[1]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
+                out = self.model.generate(**enc, **self._generate_kwargs(sampling, prompt_len))
+        finally:
+            self.model.train(was_training)
+        new_tokens = out.sequences[:, prompt_len:]
+        logits = torch.stack(out.logits, dim=1).float() / sampling.logprob_temperature
+        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
+        results = []
+        for row in range(len(prompts)):
+            prompt_ids = enc["input_ids"][row][enc["attention_mask"][row].bool()].tolist()
+            results.append(self._finish(prompt_ids, new_tokens[row].tolist(), logprobs[row].tolist(), sampling, role))
+        return results
+
+    def _finish(self, prompt_ids: list[int], tokens: list[int], logprobs: list[float], sampling: SamplingParams, role: str) -> Generation:
+        """Cut one row at EOS or at the first stop string; everything after it was padding or overshoot."""
+        eos = self.tokenizer.eos_token_id
+        end, reason, text_end = len(tokens), FINISH_LENGTH, None
+        if eos in tokens:
+            end, reason = tokens.index(eos) + 1, FINISH_STOP
+        stops = [s for s in sampling.stop if s]
+        if stops:
+            for k in range(1, end + 1):
+                text = self.tokenizer.decode(tokens[:k], skip_special_tokens=True)
+                hits = [text.find(s) + len(s) for s in stops if s in text]
+                if hits:
+                    end, reason, text_end = k, FINISH_STOP, min(hits)
+                    break
+        text = self.tokenizer.decode(tokens[:end], skip_special_tokens=True)
+        if text_end is not None:
+            text = text[:text_end]
+        return Generation(prompt_ids=prompt_ids, response_ids=tokens[:end], logprobs=logprobs[:end], text=text, role=role, finish_reason=reason)

@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from hiergym.agents import FINISH_LENGTH, FINISH_STOP, Backend, SamplingParams, TransformersBackend
+from hiergym.error import ConfigError
+
+PROMPTS = ["#@ $.#\nup", "#####\n#@ $.# left right down", "Push the box", "#"]
+
+
+def teacher_forced_logprobs(model, gen, temperature):
+    ids = torch.tensor([gen.prompt_ids + gen.response_ids])
+    with torch.no_grad():
+        logits = model(ids).logits[0, len(gen.prompt_ids) - 1 : -1].float() / temperature
+    return torch.log_softmax(logits, -1).gather(-1, torch.tensor(gen.response_ids)[:, None]).squeeze(-1)
+
+
+def test_backend_satisfies_protocol(tiny_backend):
+    assert isinstance(tiny_backend, Backend)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_sampling_logprobs_match_teacher_forced_forward(tiny_backend, temperature):
+    torch.manual_seed(0)
+    gens = tiny_backend.generate(PROMPTS, SamplingParams(max_new_tokens=12, temperature=temperature, top_p=0.9))
+    assert len(gens) == len(PROMPTS)
+    for gen in gens:
+        assert len(gen.logprobs) == len(gen.response_ids) > 0
+        expected = teacher_forced_logprobs(tiny_backend.model, gen, temperature)
+        assert torch.allclose(torch.tensor(gen.logprobs), expected, atol=1e-4)
+
+
+def test_prompt_ids_exclude_left_padding(tiny_backend):
+    gens = tiny_backend.generate(PROMPTS, SamplingParams(max_new_tokens=2, stop=()))
+    for prompt, gen in zip(PROMPTS, gens):
+        assert gen.prompt_ids == tiny_backend.tokenizer(prompt)["input_ids"]
+
+
+def test_responses_end_at_stop_string_or_report_length(tiny_backend):
+    torch.manual_seed(1)
+    gens = tiny_backend.generate(PROMPTS * 8, SamplingParams(max_new_tokens=16, stop=("</action>",)))
+    reasons = {g.finish_reason for g in gens}
+    assert reasons <= {FINISH_STOP, FINISH_LENGTH}
+    for g in gens:
+        if g.finish_reason == FINISH_LENGTH:
+            assert len(g.response_ids) == 16 and "</action>" not in g.text
+        elif g.response_ids[-1] != tiny_backend.tokenizer.eos_token_id:
+            assert g.text.endswith("</action>") and g.text.count("</action>") == 1
+    assert FINISH_STOP in reasons  # a random 30-token model emits the tag within 16 tokens
+
+
+def test_finish_cuts_overshoot_after_stop_string(tiny_backend):
+    tok = tiny_backend.tokenizer
+    ids = tok("<action> up</action> down down")["input_ids"]
+    gen = tiny_backend._finish([1], ids, [-1.0] * len(ids), SamplingParams(), "policy")
+    assert gen.text == "<action> up</action>" and gen.finish_reason == FINISH_STOP
+    assert gen.response_ids == tok("<action> up</action>")["input_ids"] and len(gen.logprobs) == len(gen.response_ids)
+
+
+def test_greedy_is_deterministic(tiny_backend):
+    sp = SamplingParams(max_new_tokens=8, temperature=0)
+    a = [g.response_ids for g in tiny_backend.generate(PROMPTS, sp)]
+    b = [g.response_ids for g in tiny_backend.generate(PROMPTS, sp)]
+    assert a == b
+
+
+def test_missing_model_dir_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        TransformersBackend.from_pretrained(tmp_path / "nope")
+    assert e.value.field == "model_path"
+
+
+@pytest.mark.parametrize("kwargs", [{"max_new_tokens": 0}, {"temperature": -1}, {"top_p": 0}])
+def test_bad_sampling_params_name_the_field(kwargs):
+    with pytest.raises(ConfigError) as e:
+        SamplingParams(**kwargs)
+    assert e.value.field == next(iter(kwargs))
