@@ -1,0 +1,161 @@
+"""``hiergym/WebShop-v0``: shop for the product an instruction describes (in-process, fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+
+from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, clip_text, text_space
+from hiergym.envs.webshop.instructions import Goal, goal_for_task
+from hiergym.envs.webshop.state import ShopState, Transition, state_info, subgoal_specs
+from hiergym.envs.webshop.store import ProductStore
+from hiergym.error import EnvSpecError
+from hiergym.info_keys import InfoKeys
+from hiergym.types import Subgoal
+
+OBS_MODES = ("text", "html")
+DEFAULT_MAX_STEPS = 15
+"""WebShop's usual episode budget (verl-agent and the WebShop paper's IL/RL agents use 15)."""
+DEFAULT_NUM_TASKS = 100_000
+TASK_ID_OPTION = "task_id"
+
+
+def make_subgoals(goal: Goal) -> list[Subgoal]:
+    """``Subgoal`` objects whose ``check(env)`` reads the in-process shop state of ``env``."""
+    return [
+        Subgoal(id=sid, text=text, check=lambda env, pred=pred: pred(env.unwrapped.shop), target=sid)
+        for sid, text, pred in subgoal_specs(goal)
+    ]
+
+
+class WebShopEnv(gym.Env):
+    """Buy the product an instruction asks for in a generated web shop (after WebShop, Yao et al. 2022).
+
+    **Description.** A seeded catalogue (1,000 products by default, many categories) sits in
+    SQLite with an FTS5/BM25 index. Each task is an instruction generated from a target
+    product ("i need a gluten free coffee with dark roast, and price lower than 20.00 dollars").
+    The agent searches, pages through results (10 a page), opens items, picks options, reads
+    the description/features/reviews, and buys.
+
+    **Action space.** ``Text`` over printable ASCII (``envs.common.text_space``):
+    ``search[query]`` on the search page, ``click[label]`` elsewhere; labels are "back to
+    search", "next >", "< prev", a product id (``b8k9f8y9un``), an option value ("large"),
+    "description", "features", "reviews", "buy now". ``info["admissible_actions"]`` lists the
+    legal commands (``search[<query>]`` on the search page).
+
+    **Observation space.** ``Text`` (printable ASCII, at most 8,192 chars). ``obs_mode="text"``:
+    WebShop's compact form, page elements joined by ``[SEP]``, the instruction first.
+    ``obs_mode="html"``: the main part of the same page the web site shows.
+
+    **Rewards.** 0 per step; ``invalid_action_penalty`` (default -0.1) for an action that does
+    not parse or is not allowed (nothing changes; the observation says why); on buying,
+    WebShop's reward r = r_type * (matched attributes + matched options + [price <= bound]) /
+    (goal attributes + goal options + 1), see ``hiergym.envs.webshop.reward``.
+
+    **Starting state.** The search page of task ``task_id``, drawn from
+    ``[0, num_tasks)`` with ``self.np_random`` or given as ``reset(options={"task_id": k})``.
+
+    **Episode end.** Terminated on buying (``info["won"]`` when r = 1); truncated after
+    ``max_steps`` actions.
+
+    **Info.** ``admissible_actions``, ``won``, ``anchor_state`` (page, query, result page, item,
+    view, selected options), ``subgoals`` (search, open_item, option:<kind>..., buy),
+    ``subgoals_achieved``, ``task`` (the instruction) and the action validity flags.
+
+    **Arguments.** ``num_products`` (1,000), ``catalogue_seed`` (0), ``obs_mode`` (text|html),
+    ``max_steps`` (15), ``num_tasks`` (100,000), ``invalid_action_penalty`` (-0.1),
+    ``cache_dir`` (where the SQLite file for (seed, n) is cached; default
+    ``~/.cache/hiergym/webshop``), ``in_memory`` (build in memory, no file), ``render_mode``
+    ("ansi" returns the text page).
+
+    **Version history.** v0: first release.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        num_products: int = 1000,
+        catalogue_seed: int = 0,
+        obs_mode: Literal["text", "html"] = "text",
+        max_steps: int = DEFAULT_MAX_STEPS,
+        num_tasks: int = DEFAULT_NUM_TASKS,
+        invalid_action_penalty: float = INVALID_ACTION_PENALTY,
+        cache_dir: str | Path | None = None,
+        in_memory: bool = False,
+        render_mode: str | None = None,
+    ):
+        _check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise EnvSpecError("render_mode", render_mode, f"None or one of {self.metadata['render_modes']}")
+        self.obs_mode = obs_mode
+        self.max_steps = max_steps
+        self.num_tasks = num_tasks
+        self.invalid_action_penalty = invalid_action_penalty
+        self.render_mode = render_mode
+        self.store = (
+            ProductStore.in_memory(catalogue_seed, num_products)
+            if in_memory
+            else ProductStore.open(catalogue_seed, num_products, cache_dir)
+        )
+        self.observation_space = text_space(MAX_OBS_CHARS)
+        self.action_space = text_space(MAX_ACTION_CHARS)
+        self.shop: ShopState | None = None
+        self._subgoals: list[Subgoal] = []
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        task_id = (options or {}).get(TASK_ID_OPTION)
+        if task_id is None:
+            task_id = int(self.np_random.integers(self.num_tasks))
+        elif not isinstance(task_id, int) or task_id < 0:
+            raise EnvSpecError(f"options[{TASK_ID_OPTION!r}]", task_id, "a non-negative int")
+        goal = goal_for_task(self.store, task_id)
+        self.shop = ShopState(self.store, goal, self.max_steps, self.invalid_action_penalty)
+        self._subgoals = make_subgoals(goal)
+        return self._observation(), self._info(None)
+
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self.shop is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        t = self.shop.step(action)
+        return self._observation(), float(t.reward), t.terminated, t.truncated, self._info(t)
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi" and self.shop is not None:
+            return self.shop.text_observation()
+        return None
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def goal(self) -> Goal | None:
+        return self.shop.goal if self.shop is not None else None
+
+    def _observation(self) -> str:
+        assert self.shop is not None
+        if self.obs_mode == "html":
+            from hiergym.envs.webshop.views import render_content
+
+            return clip_text(render_content(self.shop))
+        return clip_text(self.shop.text_observation())
+
+    def _info(self, transition: Transition | None) -> dict[str, Any]:
+        assert self.shop is not None
+        info = state_info(self.shop, transition)
+        info[InfoKeys.SUBGOALS] = list(self._subgoals)
+        return info
+
+
+def _check_kwargs(*, num_products: int, obs_mode: str, max_steps: int, num_tasks: int) -> None:
+    if not isinstance(num_products, int) or num_products < 1:
+        raise EnvSpecError("num_products", num_products, "an int >= 1")
+    if obs_mode not in OBS_MODES:
+        raise EnvSpecError("obs_mode", obs_mode, f"one of {OBS_MODES}")
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise EnvSpecError("max_steps", max_steps, "an int >= 1")
+    if not isinstance(num_tasks, int) or num_tasks < 1:
+        raise EnvSpecError("num_tasks", num_tasks, "an int >= 1")
