@@ -34,7 +34,46 @@ class EnvEntry:
 # Each env family owns one list; add an entry to make an id appear in
 # `hiergym list`, the README table and the checker tests.
 SOKOBAN: list[EnvEntry] = []
+SOKOBAN += [
+    EnvEntry(
+        id="hiergym/Sokoban-v0",
+        entry_point="hiergym.envs.sokoban:SokobanEnv",
+        description="Sokoban, reverse-play levels verified by an optimal solver (kwargs dim_room, num_boxes, ...)",
+    ),
+    *(
+        EnvEntry(
+            id=f"hiergym/Sokoban-{rows}x{cols}-{boxes}box-v0",
+            entry_point="hiergym.envs.sokoban:SokobanEnv",
+            description=f"Sokoban {rows}x{cols} room with {boxes} box{'es' if boxes > 1 else ''}, {steps} steps",
+            kwargs={"dim_room": (rows, cols), "num_boxes": boxes, "max_steps": steps},
+        )
+        for rows, cols, boxes, steps in ((6, 6, 1, 100), (8, 8, 2, 150), (10, 10, 3, 200))
+    ),
+]
 TEXT_GAMES: list[EnvEntry] = []
+TEXT_GAMES += [
+    EnvEntry(
+        id="hiergym/Household-v0",
+        entry_point="hiergym.envs.household:HouseholdEnv",
+        description="ALFWorld-style household tasks (all six task types) on our own fast engine",
+    ),
+    *(
+        EnvEntry(
+            id=f"hiergym/Household-{name}-v0",
+            entry_point="hiergym.envs.household:HouseholdEnv",
+            description=f"Household with only {task_type} tasks",
+            kwargs={"task_types": (task_type,)},
+        )
+        for name, task_type in (
+            ("PickPlace", "pick_and_place"),
+            ("PickClean", "pick_clean_then_place"),
+            ("PickHeat", "pick_heat_then_place"),
+            ("PickCool", "pick_cool_then_place"),
+            ("LookInLight", "look_at_obj_in_light"),
+            ("PickTwo", "pick_two_obj_and_place"),
+        )
+    ),
+]
 WEB: list[EnvEntry] = []
 MULTI_AGENT: list[EnvEntry] = []
 RESEARCH: list[EnvEntry] = []
