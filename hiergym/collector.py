@@ -1,0 +1,466 @@
+"""The collector: steps many env copies, makes ONE batched ``agent.act`` call per tick, records trajectories.
+
+Data flow per tick::
+
+    active slots' observations -> agent.act (one backend call) -> env.step on every slot
+    -> Turn records -> finished slots pull the next task at once (no waiting for the slowest)
+
+Tasks are ``(env_id, seed)`` pairs, each run ``group_size`` times; the copies form one group
+(``group_id``), they must start from the same anchor (else ``GroupMismatchError``), and only
+complete groups are returned, in task order. Envs live either in this process
+(``num_workers=0``) or in worker processes that each host several slots and talk over pipes.
+A worker that dies or hangs is restarted and the episodes it hosted are re-run from their
+seeds; finished trajectories are kept by the collector, never by a worker, so none is lost.
+
+The collector is the only code that calls both ``env.step`` and ``agent.act`` (DESIGN.md 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing as mp
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hiergym.error import ConfigError, GroupMismatchError, HierGymError
+from hiergym.info_keys import InfoKeys
+from hiergym.types import Trajectory, Turn, to_jsonable
+
+logger = logging.getLogger(__name__)
+
+EnvFn = Callable[[str], Any]
+"""Builds one env from an env id (must be picklable when envs run in worker processes)."""
+DEFAULT_STEP_TIMEOUT_S = 120.0
+DEFAULT_MAX_RESTARTS = 3
+DROPPED_INFO_KEYS = (InfoKeys.SUBGOALS,)
+"""Info keys not copied into every Turn (static per episode, large); kept in ``Trajectory.meta``."""
+
+
+class WorkerCrashError(HierGymError, RuntimeError):
+    """An env kept crashing after ``max_restarts`` re-runs of the same episode."""
+
+
+def group_id_of(env_id: str, seed: int) -> str:
+    """Stable group id of a task: same env and seed, same group."""
+    return f"{env_id}#{seed}"
+
+
+def anchor_from(obs: Any, info: dict[str, Any]) -> str:
+    """The state key of an observation: ``info["anchor"]`` (AnchorHash) or a blake2b digest of the observation."""
+    anchor = info.get(InfoKeys.ANCHOR)
+    if anchor is not None:
+        return str(anchor)
+    raw = info.get(InfoKeys.RAW_OBSERVATION, obs)
+    return hashlib.blake2b(str(raw).encode("utf-8"), digest_size=16).hexdigest()
+
+
+# ----------------------------------------------------------------------------- env hosts
+
+
+class EnvHost:
+    """Holds the envs of some slots and runs reset/step commands on them; never raises on env errors.
+
+    A result is ``("ok", payload)`` or ``("error", traceback text)`` per slot; infos are converted
+    to plain JSON data here so they cross process boundaries.
+    """
+
+    def __init__(self, env_fn: EnvFn):
+        self.env_fn = env_fn
+        self.envs: dict[int, tuple[str, Any]] = {}
+
+    def _env(self, slot: int, env_id: str) -> Any:
+        held = self.envs.get(slot)
+        if held is None or held[0] != env_id:
+            if held is not None:
+                held[1].close()
+            self.envs[slot] = (env_id, self.env_fn(env_id))
+        return self.envs[slot][1]
+
+    def reset(self, slot: int, env_id: str, seed: int) -> tuple[str, Any]:
+        try:
+            obs, info = self._env(slot, env_id).reset(seed=seed)
+            return "ok", (obs, to_jsonable(info))
+        except Exception:  # report, the collector decides (re-run or give up)
+            self.envs.pop(slot, None)
+            return "error", traceback.format_exc()
+
+    def step(self, slot: int, action: str) -> tuple[str, Any]:
+        try:
+            obs, reward, terminated, truncated, info = self.envs[slot][1].step(action)
+            return "ok", (obs, float(reward), bool(terminated), bool(truncated), to_jsonable(info))
+        except Exception:  # report, the collector decides (re-run or give up)
+            self.envs.pop(slot, None)
+            return "error", traceback.format_exc()
+
+    def run(self, commands: list[tuple]) -> list[tuple[str, Any]]:
+        """``commands``: ``("reset", slot, env_id, seed)`` or ``("step", slot, action)``."""
+        return [getattr(self, name)(*args) for name, *args in commands]
+
+    def close(self) -> None:
+        for _, env in self.envs.values():
+            env.close()
+        self.envs.clear()
+
+
+class Host(Protocol):
+    def send(self, commands: list[tuple]) -> None: ...
+    def recv(self, timeout: float) -> list[tuple[str, Any]] | None: ...
+    def restart(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class InProcessHost:
+    """Runs commands at ``send`` time in this process."""
+
+    def __init__(self, env_fn: EnvFn):
+        self.env_fn = env_fn
+        self.host = EnvHost(env_fn)
+        self._results: list[tuple[str, Any]] = []
+
+    def send(self, commands: list[tuple]) -> None:
+        self._results = self.host.run(commands)
+
+    def recv(self, timeout: float) -> list[tuple[str, Any]] | None:
+        return self._results
+
+    def restart(self) -> None:
+        self.host.close()
+        self.host = EnvHost(self.env_fn)
+
+    def close(self) -> None:
+        self.host.close()
+
+
+def _worker_main(conn: Any, env_fn: EnvFn) -> None:
+    host = EnvHost(env_fn)
+    try:
+        while True:
+            commands = conn.recv()
+            if commands is None:
+                break
+            conn.send(host.run(commands))
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        host.close()
+
+
+class ProcessHost:
+    """An ``EnvHost`` in a worker process behind a pipe; ``recv`` returns None if the worker died or hung."""
+
+    def __init__(self, env_fn: EnvFn, context: str = "spawn"):
+        self.env_fn = env_fn
+        self.ctx = mp.get_context(context)
+        self._start()
+
+    def _start(self) -> None:
+        self.conn, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=_worker_main, args=(child, self.env_fn), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def send(self, commands: list[tuple]) -> None:
+        try:
+            self.conn.send(commands)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            logger.warning("env worker pid %s is gone before send", self.proc.pid)
+
+    def recv(self, timeout: float) -> list[tuple[str, Any]] | None:
+        try:
+            if self.conn.poll(timeout):
+                return self.conn.recv()
+            logger.warning("env worker pid %s did not answer within %.0f s", self.proc.pid, timeout)
+        except (EOFError, ConnectionResetError, OSError):
+            logger.warning("env worker pid %s died (exit code %s)", self.proc.pid, self.proc.exitcode)
+        return None
+
+    def restart(self) -> None:
+        self._stop()
+        self._start()
+
+    def _stop(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5)
+        self.conn.close()
+
+    def close(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+        self.proc.join(timeout=5)
+        self._stop()
+
+
+# ----------------------------------------------------------------------------- bookkeeping
+
+
+@dataclass(frozen=True)
+class Task:
+    """One episode to run: copy ``copy`` of the group ``group_id``."""
+
+    env_id: str
+    seed: int
+    group_id: str
+    index: int  # position of the task in the request: results come back in this order
+    copy: int
+    attempts: int = 0
+
+
+@dataclass
+class CollectStats:
+    """Throughput of one ``collect`` call and where its wall time went."""
+
+    env_steps: int = 0
+    episodes: int = 0
+    generated_tokens: int = 0
+    restarts: int = 0
+    wall_s: float = 0.0
+    env_s: float = 0.0
+    model_s: float = 0.0
+
+    @property
+    def other_s(self) -> float:
+        return max(self.wall_s - self.env_s - self.model_s, 0.0)
+
+    def as_dict(self) -> dict[str, float]:
+        wall = max(self.wall_s, 1e-9)
+        return {
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "restarts": self.restarts,
+            "env_steps_per_s": self.env_steps / wall,
+            "tokens_per_s": self.generated_tokens / wall,
+            "share_env": self.env_s / wall,
+            "share_model": self.model_s / wall,
+            "share_collector": self.other_s / wall,
+            "collect_s": self.wall_s,
+        }
+
+
+@dataclass
+class _Slot:
+    task: Task
+    trajectory: Trajectory
+    obs: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+StepHook = Callable[[Trajectory, Turn], None]
+EpisodeHook = Callable[[Trajectory], None]
+
+
+class Collector:
+    """Runs ``group_size`` copies of each task on ``num_slots`` env slots with one agent call per tick.
+
+    Args:
+        env_fn: ``env_id -> env`` (wrapped so that ``step`` takes the LLM text, e.g. ``TextEnvMaker``).
+        agent: has ``act(observations, sampling=...) -> list[AgentAction]``.
+        num_slots: envs stepped together (the batch size of each agent call).
+        num_workers: 0 keeps envs in this process; N > 0 spreads the slots over N worker processes.
+        mp_context: multiprocessing start method for workers (``spawn`` is safe with torch loaded).
+        step_timeout: seconds a worker may take for one command before it counts as hung.
+        max_restarts: re-runs of one episode after env crashes before ``WorkerCrashError``.
+        max_turns: safety cap on episode length (truncation) for envs without a time limit.
+        on_step / on_episode: hooks called after every recorded turn / finished episode.
+    """
+
+    def __init__(
+        self,
+        env_fn: EnvFn,
+        agent: Any,
+        *,
+        num_slots: int = 8,
+        num_workers: int = 0,
+        mp_context: str = "spawn",
+        step_timeout: float = DEFAULT_STEP_TIMEOUT_S,
+        max_restarts: int = DEFAULT_MAX_RESTARTS,
+        max_turns: int = 1000,
+        on_step: Sequence[StepHook] = (),
+        on_episode: Sequence[EpisodeHook] = (),
+    ):
+        if num_slots < 1:
+            raise ConfigError("num_slots", num_slots, "an integer >= 1")
+        if num_workers < 0:
+            raise ConfigError("num_workers", num_workers, "0 (in-process envs) or a number of worker processes")
+        self.agent = agent
+        self.num_slots = num_slots
+        self.step_timeout = step_timeout
+        self.max_restarts = max_restarts
+        self.max_turns = max_turns
+        self.on_step = list(on_step)
+        self.on_episode = list(on_episode)
+        n_hosts = max(1, min(num_workers, num_slots))
+        self.hosts: list[Host] = [ProcessHost(env_fn, mp_context) if num_workers else InProcessHost(env_fn) for _ in range(n_hosts)]
+        self.slot_host = [slot % n_hosts for slot in range(num_slots)]
+
+    # -- public ---------------------------------------------------------------------------
+
+    def collect(self, tasks: Sequence[tuple[str, int]], group_size: int, *, sampling: Any = None) -> tuple[list[Trajectory], CollectStats]:
+        """Run every task ``group_size`` times; return the trajectories grouped and in task order."""
+        if group_size < 1:
+            raise ConfigError("group_size", group_size, "an integer >= 1")
+        queue = deque(Task(env_id, int(seed), group_id_of(env_id, seed), i, c) for i, (env_id, seed) in enumerate(tasks) for c in range(group_size))
+        run = _Run(self, queue, group_size, sampling)
+        return run.loop()
+
+    def close(self) -> None:
+        for host in self.hosts:
+            host.close()
+
+    def __enter__(self) -> Collector:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- host exchange --------------------------------------------------------------------
+
+    def exchange(self, commands: dict[int, tuple]) -> dict[int, tuple[str, Any]]:
+        """Send each slot's command to its host, gather results; a dead/hung host yields ("crash", ...) for its slots."""
+        by_host: dict[int, list[int]] = {}
+        for slot in commands:
+            by_host.setdefault(self.slot_host[slot], []).append(slot)
+        for h, slots in by_host.items():
+            self.hosts[h].send([commands[s] for s in slots])
+        results: dict[int, tuple[str, Any]] = {}
+        for h, slots in by_host.items():
+            got = self.hosts[h].recv(self.step_timeout)
+            if got is None:
+                self.hosts[h].restart()
+                # every slot of this worker lost its env, including slots not in this exchange
+                results.update({s: ("crash", f"worker {h} died or hung") for s, sh in enumerate(self.slot_host) if sh == h})
+            else:
+                results.update(zip(slots, got))
+        return results
+
+
+class _Run:
+    """State of one ``collect`` call: slots, queue, finished groups, stats."""
+
+    def __init__(self, collector: Collector, queue: deque[Task], group_size: int, sampling: Any):
+        self.c = collector
+        self.queue = queue
+        self.group_size = group_size
+        self.sampling = sampling
+        self.slots: list[_Slot | None] = [None] * collector.num_slots
+        self.done: dict[int, list[Trajectory]] = {}
+        self.start_anchor: dict[str, str] = {}
+        self.stats = CollectStats()
+
+    def loop(self) -> tuple[list[Trajectory], CollectStats]:
+        t0 = time.perf_counter()
+        self._fill()
+        while any(self.slots):
+            active = [i for i, s in enumerate(self.slots) if s is not None]
+            t = time.perf_counter()
+            kwargs = {} if self.sampling is None else {"sampling": self.sampling}
+            actions = self.c.agent.act([self.slots[i].obs for i in active], **kwargs)
+            self.stats.model_s += time.perf_counter() - t
+            t = time.perf_counter()
+            results = self.c.exchange({i: ("step", i, a.text) for i, a in zip(active, actions)})
+            self.stats.env_s += time.perf_counter() - t
+            for i, action in zip(active, actions):
+                self._record(i, action, results[i])
+            self._fill()
+        self.stats.wall_s = time.perf_counter() - t0
+        groups = [self.done[k] for k in sorted(self.done)]
+        return [t for g in groups for t in sorted(g, key=lambda tr: tr.meta["copy"])], self.stats
+
+    # -- slot life cycle ------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        """Give every free slot the next task and reset them in one exchange; re-run crashed resets."""
+        while True:
+            commands = {}
+            for i, slot in enumerate(self.slots):
+                if slot is None and self.queue:
+                    task = self.queue.popleft()
+                    traj = Trajectory(group_id=task.group_id, env_id=task.env_id, seed=task.seed, meta={"copy": task.copy})
+                    self.slots[i] = _Slot(task, traj)
+                    commands[i] = ("reset", i, task.env_id, task.seed)
+            if not commands:
+                return
+            t = time.perf_counter()
+            results = self.c.exchange(commands)
+            self.stats.env_s += time.perf_counter() - t
+            for i, (status, payload) in results.items():
+                if status != "ok":
+                    self._crashed(i, payload)
+                elif i in commands:
+                    self._started(i, *payload)
+
+    def _started(self, i: int, obs: str, info: dict[str, Any]) -> None:
+        slot = self.slots[i]
+        anchor = anchor_from(obs, info)
+        first = self.start_anchor.setdefault(slot.task.group_id, anchor)
+        if first != anchor:
+            raise GroupMismatchError(
+                f"copies of task {slot.task.env_id!r} seed={slot.task.seed} started from different states "
+                f"(anchors {first[:12]}... vs {anchor[:12]}...): the env ignores its reset seed"
+            )
+        slot.obs, slot.info = obs, info
+        if InfoKeys.SUBGOALS in info:
+            slot.trajectory.meta[InfoKeys.SUBGOALS] = info[InfoKeys.SUBGOALS]
+
+    def _record(self, i: int, action: Any, result: tuple[str, Any]) -> None:
+        status, payload = result
+        if status != "ok":
+            self._crashed(i, payload)
+            return
+        slot = self.slots[i]
+        obs, reward, terminated, truncated, info = payload
+        traj = slot.trajectory
+        truncated = truncated or (not terminated and len(traj.turns) + 1 >= self.c.max_turns)
+        turn = Turn(
+            observation=slot.obs,
+            action=info.get(InfoKeys.PARSED_ACTION, action.action),
+            raw_action=action.text,
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            anchor=anchor_from(slot.obs, slot.info),
+            subgoal=slot.info.get(InfoKeys.SUBGOAL),
+            subgoal_done=bool(info.get(InfoKeys.SUBGOAL_DONE, False)),
+            action_valid=bool(info.get(InfoKeys.ACTION_VALID, action.format_ok)),
+            generations=list(action.generations),
+            info={k: v for k, v in info.items() if k not in DROPPED_INFO_KEYS},
+        )
+        traj.turns.append(turn)
+        self.stats.env_steps += 1
+        self.stats.generated_tokens += sum(len(g.response_ids) for g in action.generations)
+        for hook in self.c.on_step:
+            hook(traj, turn)
+        slot.obs, slot.info = obs, info
+        if terminated or truncated:
+            self._finish(i, won=bool(info.get(InfoKeys.WON, False)))
+
+    def _finish(self, i: int, *, won: bool) -> None:
+        slot = self.slots[i]
+        traj = slot.trajectory
+        traj.episode_return = float(sum(traj.rewards))
+        traj.success = won
+        self.done.setdefault(slot.task.index, []).append(traj)
+        self.stats.episodes += 1
+        self.slots[i] = None
+        for hook in self.c.on_episode:
+            hook(traj)
+
+    def _crashed(self, i: int, reason: str) -> None:
+        """Re-run the slot's episode from its seed (at the front of the queue), up to ``max_restarts`` times."""
+        slot = self.slots[i]
+        if slot is None:
+            return
+        self.slots[i] = None
+        self.stats.restarts += 1
+        task = slot.task
+        if task.attempts >= self.c.max_restarts:
+            raise WorkerCrashError(f"env {task.env_id!r} seed={task.seed} crashed {task.attempts + 1} times; last error:\n{reason}")
+        logger.warning("env slot %d crashed on %s seed=%d; re-running the episode: %s", i, task.env_id, task.seed, reason.strip().splitlines()[-1])
+        self.queue.appendleft(Task(task.env_id, task.seed, task.group_id, task.index, task.copy, task.attempts + 1))
