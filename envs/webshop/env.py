@@ -8,6 +8,7 @@ from typing import Any, Literal
 import gymnasium as gym
 
 from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, clip_text, text_space
+from hiergym.envs.webshop.catalogue import Product
 from hiergym.envs.webshop.instructions import Goal, goal_for_task
 from hiergym.envs.webshop.state import ShopState, Transition, state_info, subgoal_specs
 from hiergym.envs.webshop.store import ProductStore
@@ -23,10 +24,14 @@ TASK_ID_OPTION = "task_id"
 
 
 def make_subgoals(goal: Goal) -> list[Subgoal]:
-    """``Subgoal`` objects whose ``check(env)`` reads the in-process shop state of ``env``."""
+    """``Subgoal`` objects; ``check(env)`` is True once the shop state of ``env`` has achieved it.
+
+    Achievement is sticky (evaluated after every effective action by ``ShopState``), so the
+    check means the same in-process and over HTTP, where only the achieved ids are visible.
+    """
     return [
-        Subgoal(id=sid, text=text, check=lambda env, pred=pred: pred(env.unwrapped.shop), target=sid)
-        for sid, text, pred in subgoal_specs(goal)
+        Subgoal(id=sid, text=text, check=lambda env, sid=sid: sid in env.unwrapped.shop.achieved, target=sid)
+        for sid, text, _ in subgoal_specs(goal)
     ]
 
 
@@ -134,6 +139,10 @@ class WebShopEnv(gym.Env):
     @property
     def goal(self) -> Goal | None:
         return self.shop.goal if self.shop is not None else None
+
+    def product(self, asin: str) -> Product | None:
+        """The public product page data for ``asin`` (what a shopper sees when opening it)."""
+        return self.store.get(asin)
 
     def _observation(self) -> str:
         assert self.shop is not None
