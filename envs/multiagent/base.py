@@ -1,0 +1,337 @@
+"""``GridTaskEnv``: the PettingZoo ``ParallelEnv`` machinery every multi-agent grid task shares.
+
+A task subclass says what the world is (``_generate``, ``_planes``, ``_background``), what an
+action does (``_apply``, ``_interact_legal``) and when the team has won (``_won``). This class
+turns that into the ParallelEnv API: seeding, action parsing and masking, the invalid-action
+penalty, ``max_cycles`` truncation, partial observations, ``state()``, infos, subgoal tracking
+and rendering.
+
+Observation (``obs_mode="vector"``), a flat float32 vector in [0, 1]:
+``[ view window C x (2r+1) x (2r+1) | own row, col (normalised) | one-hot agent id | task features ]``;
+outside the grid reads as wall. ``obs_mode="text"``: ``describe(env, agent)`` (see ``text.py``).
+Action masks are in ``infos[agent]["action_mask"]`` (int8, 1 = legal); an illegal or malformed
+action is a no-op that adds ``invalid_action_penalty`` to the team reward.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+from gymnasium.utils import seeding
+from pettingzoo import ParallelEnv
+
+from hiergym.error import EnvSpecError
+from hiergym.info_keys import InfoKeys
+from hiergym.types import Subgoal
+
+from ..common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, action_flags, normalize_command, text_space
+from .grid import ACTION_ALIASES, DELTAS, MOVE_ACTIONS, NOOP, Cell, in_bounds, pad_planes, resolve_moves, shifted, view_window
+from .render import PygameWindow, agent_glyph, render_ansi, render_rgb
+from .text import describe
+
+OBS_MODES = ("vector", "text")
+RENDER_FPS = 5
+MAX_AGENTS = 10
+
+
+class GridTaskEnv(ParallelEnv):
+    """Base class of the grid tasks; not registered itself. See the module docstring for the contract."""
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "grid_task_v0",
+        "render_modes": ["ansi", "rgb_array", "human"],
+        "render_fps": RENDER_FPS,
+        "is_parallelizable": True,
+    }
+    ACTIONS: ClassVar[tuple[str, ...]] = MOVE_ACTIONS
+    CHANNELS: ClassVar[tuple[str, ...]] = ("wall", "agent")
+    """Observation planes; ``wall`` must come first (outside the grid reads as wall)."""
+    AGENT_FEATURES: ClassVar[tuple[str, ...]] = ()
+    """Names of the per-agent scalar features appended to the observation and the state."""
+    LEGEND: ClassVar[str] = "# wall, . floor, A-J agents (you are the centre)"
+
+    def __init__(
+        self,
+        *,
+        n_agents: int,
+        shape: tuple[int, int],
+        view_radius: int,
+        max_cycles: int,
+        obs_mode: str = "vector",
+        render_mode: str | None = None,
+        invalid_action_penalty: float = INVALID_ACTION_PENALTY,
+    ):
+        _check_int("n_agents", n_agents, 1, MAX_AGENTS)
+        _check_int("view_radius", view_radius, 0, max(shape))
+        _check_int("max_cycles", max_cycles, 1, None)
+        if obs_mode not in OBS_MODES:
+            raise EnvSpecError("obs_mode", obs_mode, f"one of {OBS_MODES}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise EnvSpecError("render_mode", render_mode, f"None or one of {self.metadata['render_modes']}")
+        self.shape = shape
+        self.view_radius = view_radius
+        self.max_cycles = max_cycles
+        self.obs_mode = obs_mode
+        self.render_mode = render_mode
+        self.invalid_action_penalty = float(invalid_action_penalty)
+        self.possible_agents = [f"agent_{i}" for i in range(n_agents)]
+        self.agents: list[str] = []
+        self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        self._observation_spaces = {a: self._make_observation_space() for a in self.possible_agents}
+        self._action_spaces = {a: self._make_action_space() for a in self.possible_agents}
+        h, w = shape
+        n_state = len(self.CHANNELS) * h * w + n_agents * (2 + len(self.AGENT_FEATURES)) + 1
+        self.state_space = spaces.Box(0.0, 1.0, (n_state,), dtype=np.float32)
+        self.walls = np.zeros(shape, dtype=bool)
+        self.positions = np.zeros((n_agents, 2), dtype=np.int64)
+        self.task_text = ""
+        self.cycle = 0
+        self.np_random, _ = seeding.np_random(None)
+        self._subgoals: dict[str, list[Subgoal]] = {}
+        self._achieved: dict[str, list[str]] = {}
+        self._last_flags: dict[str, dict[str, bool]] = {}
+        self._window: PygameWindow | None = None
+
+    # ----- spaces ------------------------------------------------------------------------
+    @property
+    def n_agents(self) -> int:
+        return len(self.possible_agents)
+
+    @property
+    def obs_dim(self) -> int:
+        side = 2 * self.view_radius + 1
+        return len(self.CHANNELS) * side * side + 2 + self.n_agents + len(self.AGENT_FEATURES)
+
+    def _make_observation_space(self) -> spaces.Space:
+        if self.obs_mode == "text":
+            return text_space(MAX_OBS_CHARS)
+        return spaces.Box(0.0, 1.0, (self.obs_dim,), dtype=np.float32)
+
+    def _make_action_space(self) -> spaces.Space:
+        if self.obs_mode == "text":
+            return text_space(MAX_ACTION_CHARS)
+        return spaces.Discrete(len(self.ACTIONS))
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self._action_spaces[agent]
+
+    # ----- public state accessors (used by subgoal checks, text, oracles) --------------
+    def position(self, agent: str) -> Cell:
+        r, c = self.positions[self._index[agent]]
+        return (int(r), int(c))
+
+    def index(self, agent: str) -> int:
+        return self._index[agent]
+
+    def blocked(self, cell: Cell) -> bool:
+        """True if no agent may enter ``cell`` (outside, wall, or a task obstacle); agents not counted."""
+        return not in_bounds(cell, self.shape) or bool(self.walls[cell]) or self._obstacle(cell)
+
+    def action_mask(self, agent: str) -> np.ndarray:
+        """int8 ``[len(ACTIONS)]``: 1 where the action is legal for ``agent`` now (noop always is)."""
+        i = self._index[agent]
+        here = self.position(agent)
+        occupied = {tuple(p) for j, p in enumerate(self.positions.tolist()) if j != i}
+        mask = np.zeros(len(self.ACTIONS), dtype=np.int8)
+        mask[NOOP] = 1
+        for action in DELTAS:
+            target = shifted(here, action)
+            mask[action] = not self.blocked(target) and target not in occupied
+        for action in range(len(MOVE_ACTIONS), len(self.ACTIONS)):
+            mask[action] = self._interact_legal(i, action)
+        return mask
+
+    def legal_actions(self, agent: str) -> list[str]:
+        return [name for name, ok in zip(self.ACTIONS, self.action_mask(agent)) if ok]
+
+    def status_text(self, agent: str) -> str:
+        """One line about the agent's own task state (level, held key, ...) for text observations."""
+        return ""
+
+    # ----- the ParallelEnv API -----------------------------------------------------------
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self.np_random, _ = seeding.np_random(seed)
+        self.agents = list(self.possible_agents)
+        self.cycle = 0
+        self.walls = np.zeros(self.shape, dtype=bool)
+        self._generate()
+        self._subgoals = {a: self._make_subgoals(a) for a in self.agents}
+        self._achieved = {a: [] for a in self.agents}
+        self._last_flags = {a: action_flags(format_ok=True, admissible=True, effective=False) for a in self.agents}
+        self._update_achieved()
+        if self.render_mode == "human":
+            self.render()
+        return self._observations(), self._infos()
+
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise ResetNeeded("step() after the episode ended: call reset() first")
+        chosen = np.full(self.n_agents, NOOP, dtype=np.int64)
+        ok = np.ones((self.n_agents, 2), dtype=bool)  # format ok, admissible
+        for agent in self.agents:
+            i = self._index[agent]
+            action = self._parse(actions.get(agent, NOOP))
+            ok[i] = (action is not None, action is not None and bool(self.action_mask(agent)[action]))
+            chosen[i] = action if ok[i].all() else NOOP
+        reward, effective = self._apply(chosen)
+        reward += self.invalid_action_penalty * int((~ok.all(axis=1)).sum())
+        self.cycle += 1
+        self._last_flags = {
+            a: action_flags(format_ok=ok[i, 0], admissible=ok[i, 1], effective=effective[i])
+            for a, i in self._index.items()
+        }
+        self._update_achieved()
+        won = self._won()
+        truncated = not won and self.cycle >= self.max_cycles
+        obs, infos = self._observations(), self._infos()
+        rewards = dict.fromkeys(self.agents, float(reward))
+        terminations = dict.fromkeys(self.agents, won)
+        truncations = dict.fromkeys(self.agents, truncated)
+        if won or truncated:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return obs, rewards, terminations, truncations, infos
+
+    def state(self) -> np.ndarray:
+        """Global state: all planes, every agent's position and features, the elapsed time share."""
+        per_agent = np.concatenate([self._agent_vector(i) for i in range(self.n_agents)])
+        time_share = np.array([min(self.cycle / self.max_cycles, 1.0)], dtype=np.float32)
+        return np.concatenate([self._planes().ravel(), per_agent, time_share]).astype(np.float32)
+
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "ansi":
+            return render_ansi(self.char_grid(), f"step {self.cycle}/{self.max_cycles}")
+        if self.render_mode == "rgb_array":
+            return render_rgb(self._background(), self.positions)
+        if self.render_mode == "human":
+            if self._window is None:
+                self._window = PygameWindow(type(self).__name__, self.metadata["render_fps"])
+            self._window.show(render_rgb(self._background(), self.positions))
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+    def char_grid(self) -> np.ndarray:
+        """``[H, W]`` one-character glyphs: the static layer with agents (``A``, ``B``, ...) on top."""
+        chars = self._background().copy()
+        for i, (r, c) in enumerate(self.positions):
+            chars[r, c] = agent_glyph(i)
+        return chars
+
+    # ----- hooks for task subclasses -------------------------------------------------------
+    def _generate(self) -> None:
+        """Lay out walls, agents (``self.positions``) and task objects using ``self.np_random`` only."""
+        raise NotImplementedError
+
+    def _apply(self, chosen: np.ndarray) -> tuple[float, np.ndarray]:
+        """Apply the (legal) joint action; return the task's team reward and per-agent ``effective``."""
+        raise NotImplementedError
+
+    def _won(self) -> bool:
+        raise NotImplementedError
+
+    def _make_subgoals(self, agent: str) -> list[Subgoal]:
+        return []
+
+    def _obstacle(self, cell: Cell) -> bool:
+        """Task objects that block movement (items, closed doors)."""
+        return False
+
+    def _interact_legal(self, i: int, action: int) -> bool:
+        """Legality of the task's own actions (index >= 5) for agent ``i``."""
+        return False
+
+    def _planes(self) -> np.ndarray:
+        """``[C, H, W]`` float32 planes in [0, 1], one per name in ``CHANNELS``."""
+        planes = np.zeros((len(self.CHANNELS), *self.shape), dtype=np.float32)
+        planes[0] = self.walls
+        planes[1][tuple(self.positions.T)] = 1.0
+        return planes
+
+    def _agent_features(self, i: int) -> list[float]:
+        return []
+
+    def _background(self) -> np.ndarray:
+        """``[H, W]`` glyphs of the static layer (no agents)."""
+        return np.where(self.walls, "#", ".")
+
+    def _anchor_state(self) -> tuple:
+        """Canonical hashable description of the true state (agents first, then task objects)."""
+        return (("agents", tuple(map(tuple, self.positions.tolist()))),)
+
+    # ----- helpers -------------------------------------------------------------------------
+    def _move(self, chosen: np.ndarray) -> np.ndarray:
+        """Move agents whose chosen action is a move; agents contesting one cell all stay."""
+        targets = np.array([shifted(tuple(p), int(a)) for p, a in zip(self.positions.tolist(), chosen)], dtype=np.int64)
+        moved = resolve_moves(self.positions, targets)
+        self.positions[moved] = targets[moved]
+        return moved
+
+    def _parse(self, action: Any) -> int | None:
+        if self.obs_mode == "text":
+            command = normalize_command(action)
+            command = ACTION_ALIASES.get(command, command)
+            return self.ACTIONS.index(command) if command in self.ACTIONS else None
+        if isinstance(action, numbers.Integral) and 0 <= int(action) < len(self.ACTIONS):
+            return int(action)
+        return None
+
+    def _agent_vector(self, i: int) -> np.ndarray:
+        h, w = self.shape
+        r, c = self.positions[i]
+        pos = [r / max(h - 1, 1), c / max(w - 1, 1)]
+        return np.array(pos + list(self._agent_features(i)), dtype=np.float32)
+
+    def _observations(self) -> dict[str, Any]:
+        if self.obs_mode == "text":
+            return {a: describe(self, a) for a in self.agents}
+        padded = pad_planes(self._planes(), self.view_radius)
+        one_hot = np.eye(self.n_agents, dtype=np.float32)
+        out = {}
+        for agent in self.agents:
+            i = self._index[agent]
+            own = self._agent_vector(i)
+            window = view_window(padded, self.position(agent), self.view_radius).ravel()
+            out[agent] = np.concatenate([window, own[:2], one_hot[i], own[2:]]).astype(np.float32)
+        return out
+
+    def _update_achieved(self) -> None:
+        for agent, subgoals in self._subgoals.items():
+            done = self._achieved[agent]
+            done.extend(sg.id for sg in subgoals if sg.id not in done and sg.check(self, agent))
+
+    def _infos(self) -> dict[str, dict[str, Any]]:
+        anchor = self._anchor_state()
+        won = self._won()
+        return {
+            agent: {
+                InfoKeys.ACTION_MASK: self.action_mask(agent),
+                InfoKeys.ADMISSIBLE_ACTIONS: self.legal_actions(agent),
+                InfoKeys.ANCHOR_STATE: anchor,
+                InfoKeys.SUBGOALS: self._subgoals[agent],
+                InfoKeys.SUBGOALS_ACHIEVED: list(self._achieved[agent]),
+                InfoKeys.WON: won,
+                InfoKeys.TASK: self.task_text,
+                **self._last_flags[agent],
+            }
+            for agent in self.agents
+        }
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None) -> None:
+    ok = isinstance(value, numbers.Integral) and value >= low and (high is None or value <= high)
+    if not ok:
+        bound = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
+        raise EnvSpecError(name, value, bound)

@@ -1,0 +1,209 @@
+"""Level-based foraging (after Albrecht & Ramamoorthy 2013 and the ``lbforaging`` package), team reward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hiergym.error import EnvSpecError
+from hiergym.types import Subgoal
+
+from ..common import INVALID_ACTION_PENALTY
+from .base import GridTaskEnv, _check_int
+from .grid import Cell, in_bounds, manhattan, neighbours, sample_cells
+from .render import FOOD_GLYPHS
+from .subgoals import load_item, next_to
+
+LOAD = 5
+FORAGING_ACTIONS = ("noop", "up", "down", "left", "right", "load")
+MIN_SIZE = 5
+FOOD_LEVEL_SUM_OF = 3
+"""Like lbforaging: a food's level is at most the sum of the ``3`` lowest player levels."""
+FOOD_CLEARANCE = 2
+"""Like lbforaging: no two items within Chebyshev distance 1 or on one row/column within distance 2."""
+
+
+class ForagingEnv(GridTaskEnv):
+    """Level-based foraging: agents with levels load items together.
+
+    **Description.** ``n_agents`` agents with levels in ``[1, max_player_level]`` and ``n_food``
+    items on a ``size x size`` grid. An item is loaded (and removed) when the agents standing
+    next to it (4-neighbourhood) that choose ``load`` in the same step have levels summing to at
+    least the item's level. Items with high levels need several agents at once.
+
+    **Actions.** ``Discrete(6)``: 0 noop, 1 up, 2 down, 3 left, 4 right, 5 load (text mode: the names).
+    Moves into the border, an item or an agent's current cell are illegal, and ``load`` is legal
+    only next to an item (``infos[agent]["action_mask"]``; as lbforaging's valid actions, except that
+    lbforaging also lets an agent follow another into the cell it leaves).
+
+    **Observations.** Flat float32 ``Box(0, 1)``: planes ``wall, agent, agent_level, food_level``
+    (levels divided by their maxima) over the ``(2 view_radius + 1)`` square (outside = wall),
+    own row/col (normalised), one-hot agent id, own level. ``obs_mode="text"``: ``describe``.
+    ``state()``: the planes of the whole grid, each agent's row/col/level, the elapsed time share.
+
+    **Rewards.** Team reward: loading an item of level ``l`` gives ``l / (sum of all item levels)``,
+    so a full episode sums to 1. This is the sum over agents of lbforaging's normalised
+    per-agent rewards (``level_i * l / (sum of loader levels * total item level)``). Each
+    illegal or malformed action adds ``invalid_action_penalty`` (default -0.1).
+
+    **Starting state.** As lbforaging: agents on random cells with random levels; items away from
+    the border and from each other, level uniform in ``[1, sum of the 3 lowest agent levels]``
+    (``force_coop=True``: exactly that sum, so the weakest agents must cooperate).
+
+    **Episode end.** Terminated when every item is loaded; truncated after ``max_cycles`` steps.
+
+    **Info.** ``action_mask``, ``admissible_actions``, ``anchor_state`` (agent cells and levels,
+    remaining items), ``subgoals`` (per agent and item: ``near_item_i``, ``load_item_i``),
+    ``subgoals_achieved``, ``won``, ``task``, the action flags.
+
+    **Arguments.** ``n_agents`` (2), ``n_food`` (2), ``size`` (8), ``max_player_level`` (2),
+    ``force_coop`` (False), ``view_radius`` (2), ``max_cycles`` (50), ``obs_mode``, ``render_mode``,
+    ``invalid_action_penalty``.
+
+    **Version history.** v0: initial version.
+    """
+
+    metadata = {**GridTaskEnv.metadata, "name": "foraging_v0"}
+    ACTIONS = FORAGING_ACTIONS
+    CHANNELS = ("wall", "agent", "agent_level", "food_level")
+    AGENT_FEATURES = ("level",)
+    LEGEND = "# wall, . floor, 1-9 item of that level (* above 9), A-J agents (you are the centre)"
+
+    def __init__(
+        self,
+        n_agents: int = 2,
+        n_food: int = 2,
+        size: int = 8,
+        max_player_level: int = 2,
+        force_coop: bool = False,
+        view_radius: int = 2,
+        max_cycles: int = 50,
+        obs_mode: str = "vector",
+        render_mode: str | None = None,
+        invalid_action_penalty: float = INVALID_ACTION_PENALTY,
+    ):
+        _check_int("size", size, MIN_SIZE, None)
+        _check_int("n_food", n_food, 1, None)
+        _check_int("max_player_level", max_player_level, 1, None)
+        interior_slots = ((size - 2 + FOOD_CLEARANCE) // (FOOD_CLEARANCE + 1)) ** 2
+        if n_food > interior_slots:
+            raise EnvSpecError("n_food", n_food, f"at most {interior_slots} items fit apart on a {size}x{size} grid")
+        self.n_food = n_food
+        self.max_player_level = max_player_level
+        self.force_coop = bool(force_coop)
+        self.levels = np.ones(n_agents, dtype=np.int64)
+        self.food_cells: list[Cell] = []
+        self.food_levels: list[int] = []
+        self.food_present = np.zeros(n_food, dtype=bool)
+        self._loaders: list[tuple[str, ...]] = []
+        self.max_food_level = max_player_level * min(n_agents, FOOD_LEVEL_SUM_OF)
+        super().__init__(
+            n_agents=n_agents,
+            shape=(size, size),
+            view_radius=view_radius,
+            max_cycles=max_cycles,
+            obs_mode=obs_mode,
+            render_mode=render_mode,
+            invalid_action_penalty=invalid_action_penalty,
+        )
+
+    # ----- public state accessors --------------------------------------------------------
+    def loaders_of(self, item: int) -> tuple[str, ...]:
+        """Agents that loaded ``item`` (empty while it is still on the grid)."""
+        return self._loaders[item]
+
+    def item_at(self, cell: Cell) -> int | None:
+        for item, (c, present) in enumerate(zip(self.food_cells, self.food_present)):
+            if present and c == cell:
+                return item
+        return None
+
+    def status_text(self, agent: str) -> str:
+        left = int(self.food_present.sum())
+        return f"Your level is {self.levels[self.index(agent)]}. Items left on the grid: {left} of {self.n_food}."
+
+    # ----- task hooks ------------------------------------------------------------------------
+    def _generate(self) -> None:
+        h, w = self.shape
+        rng = self.np_random
+        cells = sample_cells(rng, ((r, c) for r in range(h) for c in range(w)), self.n_agents)
+        self.positions = np.array(cells, dtype=np.int64)
+        self.levels = rng.integers(1, self.max_player_level + 1, size=self.n_agents)
+        top = int(np.sort(self.levels)[:FOOD_LEVEL_SUM_OF].sum())
+        self.food_cells, occupied = [], set(cells)
+        for _ in range(self.n_food):
+            free = [
+                (r, c)
+                for r in range(1, h - 1)
+                for c in range(1, w - 1)
+                if (r, c) not in occupied and all(_apart((r, c), f) for f in self.food_cells)
+            ]
+            self.food_cells += sample_cells(rng, free, 1)
+        low = top if self.force_coop else 1
+        self.food_levels = [int(v) for v in rng.integers(low, top + 1, size=self.n_food)]
+        self.food_present = np.ones(self.n_food, dtype=bool)
+        self._loaders = [()] * self.n_food
+        self.task_text = (
+            f"Load all {self.n_food} items. Agents next to an item that choose 'load' together load it "
+            "if their levels add up to at least the item's level."
+        )
+
+    def _apply(self, chosen: np.ndarray) -> tuple[float, np.ndarray]:
+        effective = self._move(chosen)
+        loading = {i for i in range(self.n_agents) if chosen[i] == LOAD}
+        reward = 0.0
+        total = float(sum(self.food_levels))
+        for item in np.flatnonzero(self.food_present):
+            cell = self.food_cells[item]
+            loaders = sorted(i for i in loading if manhattan(tuple(self.positions[i]), cell) == 1)
+            if loaders and int(self.levels[loaders].sum()) >= self.food_levels[item]:
+                self.food_present[item] = False
+                self._loaders[item] = tuple(self.possible_agents[i] for i in loaders)
+                effective[loaders] = True
+                reward += self.food_levels[item] / total
+        return reward, effective
+
+    def _won(self) -> bool:
+        return not self.food_present.any()
+
+    def _obstacle(self, cell: Cell) -> bool:
+        return self.item_at(cell) is not None
+
+    def _interact_legal(self, i: int, action: int) -> bool:
+        here = tuple(self.positions[i])
+        return any(in_bounds(n, self.shape) and self.item_at(n) is not None for n in neighbours(here))
+
+    def _make_subgoals(self, agent: str) -> list[Subgoal]:
+        out = []
+        for item, (cell, level) in enumerate(zip(self.food_cells, self.food_levels)):
+            out += [next_to(f"near_item_{item}", cell, f"item {item}"), load_item(item, cell, level)]
+        return out
+
+    def _planes(self) -> np.ndarray:
+        planes = super()._planes()
+        planes[2][tuple(self.positions.T)] = self.levels / self.max_player_level
+        for cell, level, present in zip(self.food_cells, self.food_levels, self.food_present):
+            if present:
+                planes[3][cell] = level / self.max_food_level
+        return planes
+
+    def _agent_features(self, i: int) -> list[float]:
+        return [float(self.levels[i]) / self.max_player_level]
+
+    def _background(self) -> np.ndarray:
+        chars = super()._background()
+        for cell, level, present in zip(self.food_cells, self.food_levels, self.food_present):
+            if present:
+                chars[cell] = FOOD_GLYPHS[min(level, len(FOOD_GLYPHS)) - 1]
+        return chars
+
+    def _anchor_state(self) -> tuple[Any, ...]:
+        items = tuple((c, lvl) for c, lvl, p in zip(self.food_cells, self.food_levels, self.food_present) if p)
+        return (*super()._anchor_state(), ("levels", tuple(self.levels.tolist())), ("items", items))
+
+
+def _apart(a: Cell, b: Cell) -> bool:
+    """lbforaging's spacing rule for items: not in each other's 3x3 block nor 2 apart on a row/column."""
+    dr, dc = abs(a[0] - b[0]), abs(a[1] - b[1])
+    return max(dr, dc) > 1 and not ((dr == 0 and dc <= FOOD_CLEARANCE) or (dc == 0 and dr <= FOOD_CLEARANCE))
