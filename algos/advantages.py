@@ -1,0 +1,124 @@
+"""Group-relative advantage estimators (GRPO, GiGPO) as pure, vectorised functions over flat arrays.
+
+z(x, G) = (x - mean_G x) / (std_G x + eps) with the unbiased sample std (ddof=1, as TRL and
+verl); a group of one, or a group whose values are all equal, gets 0.
+
+- GRPO (Shao et al. 2024): one value per episode, A_i = z(R_i, task group).
+- GiGPO (Feng et al. 2025, "Group-in-Group Policy Optimization"): per turn,
+  A = A^E + omega * A^S, with A^E = z(episode return, task group) over *episodes* and
+  A^S = z(G_t, step group), G_t the discounted return-to-go and the step group = the turns of
+  one task group that share an anchor state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from hiergym.algos.returns import discounted_returns
+from hiergym.algos.segments import GroupStats, factorize, factorize_pairs, group_zscore, segment_starts
+
+ArrayLike = Sequence | np.ndarray
+
+
+def as_finite(values: ArrayLike, name: str) -> np.ndarray:
+    """``values`` as a float64 vector; NaN or inf raises naming the first bad row (never a silent NaN advantage)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {x.shape}")
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size:
+        raise ValueError(f"{name} has {bad.size} non-finite values (first at row {bad[0]}: {x[bad[0]]!r})")
+    return x
+
+
+def grpo_advantages(
+    returns: ArrayLike,
+    group_ids: ArrayLike,
+    *,
+    normalize_std: bool = True,
+    leave_one_out: bool = False,
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """``[E]`` GRPO advantage of each episode: z-score of its return within its task group.
+
+    ``returns[E]`` one value per episode, ``group_ids[E]`` ints or strings. ``normalize_std=False``
+    only subtracts the group mean (Dr. GRPO); ``leave_one_out=True`` uses the mean of the other
+    episodes of the group as baseline (RLOO), still divided by the group std if ``normalize_std``.
+    """
+    r = as_finite(returns, "returns")
+    groups = GroupStats.of(group_ids)
+    if groups.codes.shape != r.shape:
+        raise ValueError(f"returns has shape {r.shape} but group_ids has shape {groups.codes.shape}")
+    return group_zscore(r, groups, normalize_std=normalize_std, leave_one_out=leave_one_out, eps=eps)
+
+
+class GiGPOParts(NamedTuple):
+    """GiGPO advantages per turn and their two parts (for logging): ``total = episode + omega * step``."""
+
+    total: np.ndarray
+    episode: np.ndarray
+    step: np.ndarray
+    step_group_size: np.ndarray
+    """``[N]`` how many turns share this turn's step group (1 = singleton, A^S = 0)."""
+
+
+def gigpo_parts(
+    rewards: ArrayLike,
+    episode_ids: ArrayLike,
+    group_ids: ArrayLike,
+    anchors: ArrayLike,
+    *,
+    gamma: float = 0.95,
+    omega: float = 1.0,
+    normalize_std: bool = True,
+    eps: float = 1e-6,
+) -> GiGPOParts:
+    """GiGPO per-turn advantages and their parts. All inputs ``[N]``, one row per turn.
+
+    The turns of an episode are adjacent rows in time order; ``group_ids`` must be constant within
+    an episode. The episode part is a z-score over *episodes* (each episode counts once, however
+    long), not over step rows.
+    """
+    r = as_finite(rewards, "rewards")
+    ep_codes, _ = factorize(episode_ids)
+    group_codes, _ = factorize(group_ids)
+    anchor_codes, n_anchors = factorize(anchors)
+    if not (r.shape == ep_codes.shape == group_codes.shape == anchor_codes.shape):
+        raise ValueError(
+            f"rewards {r.shape}, episode_ids {ep_codes.shape}, group_ids {group_codes.shape} and anchors "
+            f"{anchor_codes.shape} must all have one entry per turn"
+        )
+    starts = segment_starts(ep_codes)
+    lengths = np.diff(np.r_[starts, r.size])
+    episode_group = group_codes[starts]
+    if not np.array_equal(np.repeat(episode_group, lengths), group_codes):
+        raise ValueError("group_ids must be constant within an episode (one task group per episode)")
+    episode_return = np.add.reduceat(r, starts) if r.size else r
+    a_episode = np.repeat(
+        grpo_advantages(episode_return, episode_group, normalize_std=normalize_std, eps=eps), lengths
+    )
+    step_codes, n_steps = factorize_pairs(group_codes, anchor_codes, n_anchors)
+    step_groups = GroupStats(step_codes, n_steps)
+    rtg = discounted_returns(r, ep_codes, gamma)
+    a_step = group_zscore(rtg, step_groups, normalize_std=normalize_std, eps=eps)
+    return GiGPOParts(a_episode + omega * a_step, a_episode, a_step, step_groups.counts[step_codes])
+
+
+def gigpo_advantages(
+    rewards: ArrayLike,
+    episode_ids: ArrayLike,
+    group_ids: ArrayLike,
+    anchors: ArrayLike,
+    *,
+    gamma: float = 0.95,
+    omega: float = 1.0,
+    normalize_std: bool = True,
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """``[N]`` GiGPO advantage per turn, A = A^E + omega * A^S (see ``gigpo_parts`` for the parts)."""
+    return gigpo_parts(
+        rewards, episode_ids, group_ids, anchors, gamma=gamma, omega=omega, normalize_std=normalize_std, eps=eps
+    ).total

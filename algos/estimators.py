@@ -1,0 +1,88 @@
+"""Adapters from collected trajectories to per-turn advantages: ``compute_advantages(trajectories, config)``.
+
+The collector returns ``list[Trajectory]``; the estimators are pure functions over flat arrays.
+This module flattens once (one pass over turns, which extracting Python objects needs anyway),
+calls the estimator and splits the result back per trajectory.
+
+Conventions:
+- an episode's return is the sum of its turn rewards (what the per-turn arrays carry, so GRPO
+  and GiGPO agree);
+- the GiGPO step-group key of a turn is its ``anchor`` (the ``AnchorHash`` digest of the true
+  state); when the anchor is None it falls back to the observation text, as verl-agent does
+  (``GiGPOConfig.anchor_fallback="none"`` makes such turns singletons, i.e. A^S = 0). Anchors and
+  observation texts are kept in separate key spaces so an observation can never equal a digest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from hiergym.algos.advantages import GiGPOParts, gigpo_parts, grpo_advantages
+from hiergym.algos.configs import AdvantageConfig, GiGPOConfig, GRPOConfig
+from hiergym.types import Trajectory, Turn
+
+logger = logging.getLogger(__name__)
+
+
+def compute_advantages(trajectories: Sequence[Trajectory], config: AdvantageConfig) -> list[np.ndarray]:
+    """Per-turn advantages ``[len(t.turns)]`` for each trajectory, in the input order."""
+    if isinstance(config, GiGPOConfig):
+        return split_per_trajectory(gigpo_trajectory_parts(trajectories, config).total, trajectories)
+    if isinstance(config, GRPOConfig):
+        returns = np.array([sum(turn.reward for turn in t.turns) for t in trajectories], dtype=np.float64)
+        per_episode = grpo_advantages(
+            returns,
+            [t.group_id for t in trajectories],
+            normalize_std=config.normalize_std,
+            leave_one_out=config.leave_one_out,
+            eps=config.eps,
+        )
+        return [np.full(len(t.turns), a) for t, a in zip(trajectories, per_episode)]
+    raise TypeError(f"config must be GRPOConfig or GiGPOConfig, got {type(config).__name__}")
+
+
+def gigpo_trajectory_parts(trajectories: Sequence[Trajectory], config: GiGPOConfig) -> GiGPOParts:
+    """GiGPO parts over the flattened turns of ``trajectories`` (for logging A^E, A^S, step-group sizes)."""
+    if any(not t.turns for t in trajectories):
+        logger.warning("GiGPO: %d trajectories without turns are ignored", sum(not t.turns for t in trajectories))
+    lengths = [len(t.turns) for t in trajectories]
+    rewards = np.fromiter((turn.reward for t in trajectories for turn in t.turns), dtype=np.float64, count=sum(lengths))
+    episode_ids = np.repeat(np.arange(len(trajectories)), lengths)
+    group_codes: dict[str, int] = {}
+    groups = np.repeat([group_codes.setdefault(t.group_id, len(group_codes)) for t in trajectories], lengths)
+    anchor_codes: dict[tuple[str, str], int] = {}
+    anchors = np.fromiter(
+        (_anchor_code(turn, anchor_codes, config) for t in trajectories for turn in t.turns),
+        dtype=np.int64,
+        count=sum(lengths),
+    )
+    return gigpo_parts(
+        rewards,
+        episode_ids,
+        groups.astype(np.int64),
+        anchors,
+        gamma=config.gamma,
+        omega=config.omega,
+        normalize_std=config.normalize_std,
+        eps=config.eps,
+    )
+
+
+def _anchor_code(turn: Turn, codes: dict[tuple[str, str], int], config: GiGPOConfig) -> int:
+    """Dense code of a turn's step-group key; a fresh code (a singleton) when there is no key."""
+    if turn.anchor is not None:
+        key = ("anchor", turn.anchor)
+    elif config.anchor_fallback == "observation":
+        key = ("observation", turn.observation)
+    else:
+        key = ("singleton", str(len(codes)))
+    return codes.setdefault(key, len(codes))
+
+
+def split_per_trajectory(per_turn: np.ndarray, trajectories: Sequence[Trajectory]) -> list[np.ndarray]:
+    """Split a flat ``[N]`` per-turn array back into one array per trajectory."""
+    bounds = np.cumsum([len(t.turns) for t in trajectories])[:-1]
+    return [a.copy() for a in np.split(per_turn, bounds)] if trajectories else []

@@ -1,0 +1,176 @@
+"""Group and segment primitives: factorise keys into codes, then reduce per group without Python loops.
+
+Every advantage estimator is "a statistic per group, broadcast back to rows". These helpers keep
+that one idea in one place: ``factorize`` turns any key column (ints, strings, pairs of columns)
+into dense integer codes, and ``GroupStats`` computes per-group counts, means and sample stds
+with ``np.bincount``. Shapes: every row-level array is ``[N]``; group-level arrays are ``[G]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_DENSE_RANGE_FACTOR = 4
+"""Integer keys spanning at most this many times ``N`` values are factorised with a lookup table (no sort)."""
+
+_HASH_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime
+_HASH_OFFSET = np.uint64(0xCBF29CE484222325)  # FNV-1a 64-bit offset basis
+_CHUNK_ROWS = 1 << 15
+"""Rows hashed/compared per chunk, so a chunk's strings stay in cache while we loop over their words."""
+
+
+def factorize(keys: Sequence | np.ndarray) -> tuple[np.ndarray, int]:
+    """Map a key column to dense codes ``0..G-1`` (equal keys, equal codes). Returns ``(codes[N], G)``.
+
+    Integers use a lookup table when their range is small, else ``np.unique``. Strings are hashed
+    column-wise (vectorised FNV-1a over code points), factorised as uint64 and then verified
+    exactly against the strings; on a hash collision we fall back to ``np.unique`` on the strings,
+    so the result is always exact. Codes are not necessarily in sorted-key order.
+    """
+    arr = np.asarray(keys)
+    if arr.ndim != 1:
+        raise ValueError(f"keys must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    if arr.dtype.kind in "iub":
+        return _factorize_ints(arr.astype(np.int64, copy=False))
+    if arr.dtype.kind == "O":
+        arr = arr.astype(str)
+    if arr.dtype.kind in "US":
+        return _factorize_strings(arr)
+    _, codes = np.unique(arr, return_inverse=True)
+    return codes.astype(np.int64).reshape(-1), int(codes.max()) + 1
+
+
+def factorize_pairs(codes_a: np.ndarray, codes_b: np.ndarray, n_b: int) -> tuple[np.ndarray, int]:
+    """Codes for the pair ``(a, b)`` of two factorised columns (e.g. task group and anchor); ``n_b`` = width of b."""
+    return _factorize_ints(codes_a.astype(np.int64) * np.int64(n_b) + codes_b.astype(np.int64))
+
+
+def _factorize_ints(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    lo, hi = int(arr.min()), int(arr.max())
+    if hi - lo < _DENSE_RANGE_FACTOR * arr.size + 1:
+        present = np.zeros(hi - lo + 1, dtype=np.int64)
+        present[arr - lo] = 1
+        table = np.cumsum(present) - 1
+        return table[arr - lo], int(table[-1]) + 1
+    uniq, codes = np.unique(arr, return_inverse=True)
+    return codes.reshape(-1).astype(np.int64), int(uniq.size)
+
+
+def _word_view(arr: np.ndarray) -> np.ndarray:
+    """``[N, W]`` the raw bytes of fixed-width strings as the widest machine words that tile them."""
+    size = arr.dtype.itemsize
+    word = np.uint64 if size % 8 == 0 else np.uint32 if size % 4 == 0 else np.uint8
+    return np.ascontiguousarray(arr).view(word).reshape(arr.size, -1)
+
+
+def _string_hashes(words: np.ndarray) -> np.ndarray:
+    """64-bit FNV-1a style hash of each row of ``words``; rows in cache-sized chunks, loop over words only."""
+    h = np.full(words.shape[0], _HASH_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for lo in range(0, words.shape[0], _CHUNK_ROWS):
+            chunk, out = words[lo : lo + _CHUNK_ROWS], h[lo : lo + _CHUNK_ROWS]
+            for j in range(words.shape[1]):
+                out ^= chunk[:, j]
+                out *= _HASH_MULTIPLIER
+    return h
+
+
+def _factorize_strings(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    words = _word_view(arr)
+    uniq, codes = np.unique(_string_hashes(words), return_inverse=True)
+    codes = codes.reshape(-1).astype(np.int64)
+    first = GroupStats(codes, int(uniq.size)).first_row()
+    same = all(
+        np.array_equal(words[first[codes[lo : lo + _CHUNK_ROWS]]], words[lo : lo + _CHUNK_ROWS])
+        for lo in range(0, words.shape[0], _CHUNK_ROWS)
+    )
+    if same:
+        return codes, int(uniq.size)
+    _, codes = np.unique(arr, return_inverse=True)  # hash collision: exact (slower) path
+    return codes.reshape(-1).astype(np.int64), int(codes.max()) + 1
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Per-group reductions for a code column: ``codes[N]`` in ``0..n_groups-1``."""
+
+    codes: np.ndarray
+    n_groups: int
+
+    @classmethod
+    def of(cls, keys: Sequence | np.ndarray) -> GroupStats:
+        codes, n = factorize(keys)
+        return cls(codes, n)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """``[G]`` rows per group."""
+        return np.bincount(self.codes, minlength=self.n_groups)
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        """``[G]`` sum of ``x`` per group."""
+        return np.bincount(self.codes, weights=x, minlength=self.n_groups)
+
+    def mean(self, x: np.ndarray) -> np.ndarray:
+        """``[G]`` mean of ``x`` per group."""
+        return self.sum(x) / np.maximum(self.counts, 1)
+
+    def std(self, x: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+        """``[G]`` unbiased sample std (ddof=1) per group; 0 for groups of one."""
+        mean = self.mean(x) if mean is None else mean
+        sq = self.sum((x - mean[self.codes]) ** 2)
+        return np.sqrt(sq / np.maximum(self.counts - 1, 1))
+
+    def first_row(self) -> np.ndarray:
+        """``[G]`` index of the first row of each group."""
+        first = np.empty(self.n_groups, dtype=np.int64)
+        first[self.codes[::-1]] = np.arange(self.codes.size - 1, -1, -1)  # the smallest index is written last
+        return first
+
+    def is_constant(self, x: np.ndarray) -> np.ndarray:
+        """``[G]`` True where every value of the group is exactly equal (so its z-score is 0)."""
+        reference = x[self.first_row()][self.codes]
+        return self.sum((x != reference).astype(np.float64)) == 0
+
+
+def group_zscore(
+    values: np.ndarray,
+    groups: GroupStats,
+    *,
+    normalize_std: bool = True,
+    leave_one_out: bool = False,
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """``[N]`` z(x, G) = (x - mean_G x) / (std_G x + eps); groups of one or constant groups give 0.
+
+    ``normalize_std=False`` only centres (Dr. GRPO). ``leave_one_out=True`` uses the mean of the
+    *other* members as the baseline (RLOO): x_i - (S - x_i)/(n - 1) = n/(n-1) (x_i - mean).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    counts = groups.counts
+    mean = groups.mean(x)
+    centred = x - mean[groups.codes]
+    if leave_one_out:
+        centred = centred * (counts / np.maximum(counts - 1, 1))[groups.codes]
+    if normalize_std:
+        centred = centred / (groups.std(x, mean) + eps)[groups.codes]
+    degenerate = (counts < 2) | groups.is_constant(x)
+    return np.where(degenerate[groups.codes], 0.0, centred)
+
+
+def segment_starts(episode_codes: np.ndarray) -> np.ndarray:
+    """Start row of each contiguous run of equal codes; raise if an episode's rows are not contiguous."""
+    n = episode_codes.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, episode_codes[1:] != episode_codes[:-1]])
+    if np.bincount(episode_codes[starts]).max() > 1:
+        raise ValueError(
+            "episode_ids are not contiguous: the turns of one episode must be adjacent rows in time order"
+        )
+    return starts
