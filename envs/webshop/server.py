@@ -194,7 +194,9 @@ def create_app(
     """The site + API over one read-only catalogue (``store`` or the cached ``(seed, n)`` one)."""
     store = store or ProductStore.open(catalogue_seed, num_products, cache_dir)
     sessions = SessionStore(max_sessions)
-    app = FastAPI(title="hiergym WebShop", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="hiergym WebShop", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json", redirect_slashes=False
+    )
     app.state.sessions = sessions
     app.state.store = store
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
