@@ -40,6 +40,22 @@ TRAIN_COMMANDS: dict[str, Callable[..., Any]] = {}
 SERVE_COMMANDS: dict[str, Callable[..., Any]] = {}
 """``hiergym serve <site>``: e.g. ``webshop``."""
 
+
+def serve_webshop(host: str = "127.0.0.1", port: int = 3000, num_products: int = 1000, catalogue_seed: int = 0) -> None:
+    """Serve the WebShop site and JSON API (open http://HOST:PORT in a browser); Ctrl-C stops it."""
+    import logging
+
+    from rich.console import Console
+
+    from hiergym.envs.webshop.server import serve
+
+    logging.basicConfig(level=logging.INFO)
+    Console().print(f"WebShop: http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    serve(host=host, port=port, num_products=num_products, catalogue_seed=catalogue_seed)
+
+
+SERVE_COMMANDS["webshop"] = serve_webshop
+
 COMMANDS: dict[str, Callable[..., Any] | dict[str, Callable[..., Any]]] = {
     "list": list_envs,
     "play": play,
