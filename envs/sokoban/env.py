@@ -14,7 +14,18 @@ from gymnasium import spaces
 from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, action_flags, normalize_command, text_space
 from hiergym.envs.sokoban import render
 from hiergym.envs.sokoban.generator import generate_level
-from hiergym.envs.sokoban.level import Level, LevelFormatError, Pos, render_text
+from hiergym.envs.sokoban.level import (
+    BOX_KIND,
+    BOX_ON_TARGET_KIND,
+    FLOOR_KIND,
+    PLAYER_KIND,
+    PLAYER_ON_TARGET_KIND,
+    TARGET_KIND,
+    Level,
+    LevelFormatError,
+    Pos,
+    kind_grid,
+)
 from hiergym.envs.sokoban.solver import ACTIONS, DELTAS, search
 from hiergym.error import EnvSpecError
 from hiergym.info_keys import InfoKeys
@@ -235,7 +246,7 @@ class SokobanEnv(gym.Env):
             self._walls, self._wall_rows = walls, walls.tolist()
             self._targets, self._boxes, self._player = frozenset(), set(), (0, 0)
             self._solution, self._subgoals, self._achieved, self._steps = None, [], [], 0
-            self._base_ids = render.base_ids(walls, ())
+            self._canvas = render.Canvas(np.full(self.dim_room, FLOOR_KIND), with_image=self._keeps_image())
             return
         self._walls = level.walls
         self._wall_rows = level.walls.tolist()
@@ -244,7 +255,9 @@ class SokobanEnv(gym.Env):
         self._player = level.player
         self._solution = solution
         self._steps = 0
-        self._base_ids = render.base_ids(level.walls, level.targets)
+        self._canvas = render.Canvas(
+            kind_grid(level.walls, level.targets, level.boxes, level.player), with_image=self._keeps_image()
+        )
         self._subgoals = [
             Subgoal(id=f"box_on_target_{r}_{c}", text=f"a box on target at ({r}, {c})", check=BoxOnTarget((r, c)), target=(r, c))
             for r, c in _completion_order(level, solution)
@@ -276,6 +289,9 @@ class SokobanEnv(gym.Env):
             self._boxes.remove(nxt)
             self._boxes.add(beyond)
             change = (beyond in self._targets) - (nxt in self._targets)
+            self._canvas.set(beyond, BOX_ON_TARGET_KIND if beyond in self._targets else BOX_KIND)
+        self._canvas.set((r, c), TARGET_KIND if (r, c) in self._targets else FLOOR_KIND)
+        self._canvas.set(nxt, PLAYER_ON_TARGET_KIND if nxt in self._targets else PLAYER_KIND)
         self._player = nxt
         return True, change
 
@@ -287,11 +303,14 @@ class SokobanEnv(gym.Env):
             if subgoal.id not in self._achieved and subgoal.target in self._boxes:
                 self._achieved.append(subgoal.id)
 
+    def _keeps_image(self) -> bool:
+        return self.obs_mode == "rgb" or self.render_mode in ("rgb_array", "human")
+
     def _text(self) -> str:
-        return render_text(self._walls, self._targets, self._boxes, self._player)
+        return self._canvas.text()
 
     def _frame(self) -> np.ndarray:
-        return render.frame(self._base_ids, self._targets, self._boxes, self._player)
+        return self._canvas.image()
 
     def _observation(self, message: str) -> str | np.ndarray:
         if self.obs_mode == "rgb":

@@ -35,6 +35,10 @@ BOX_ON_TARGET = "*"
 PLAYER = "P"
 PLAYER_ON_TARGET = "S"
 
+# cell kinds: the index into KIND_CHARS (text) and into the RGB tile table (render.py)
+FLOOR_KIND, WALL_KIND, TARGET_KIND, BOX_KIND, BOX_ON_TARGET_KIND, PLAYER_KIND, PLAYER_ON_TARGET_KIND = range(7)
+KIND_CHARS = (FLOOR, WALL, TARGET, BOX, BOX_ON_TARGET, PLAYER, PLAYER_ON_TARGET)
+
 LEGEND = (
     f"{WALL} wall, {FLOOR} floor, {TARGET} target, {BOX} box, {BOX_ON_TARGET} box on target, "
     f"{PLAYER} player, {PLAYER_ON_TARGET} player on target"
@@ -116,7 +120,7 @@ class Level:
 
     def to_text(self) -> str:
         """The grid in our legend, one line per row, no trailing newline."""
-        return render_text(self.walls, set(self.targets), set(self.boxes), self.player)
+        return grid_text(kind_grid(self.walls, self.targets, self.boxes, self.player))
 
     @classmethod
     def from_text(cls, text: str) -> Level:
@@ -150,20 +154,18 @@ def _sorted_positions(positions: Iterable[Pos]) -> tuple[Pos, ...]:
     return tuple(sorted((int(r), int(c)) for r, c in positions))
 
 
-def render_text(walls: np.ndarray, targets: set[Pos], boxes: set[Pos], player: Pos) -> str:
-    """Draw a position in our legend (used by the env every step, so kept simple and direct)."""
-    rows = []
-    for r, wall_row in enumerate(walls.tolist()):
-        chars = []
-        for c, is_wall in enumerate(wall_row):
-            pos = (r, c)
-            if is_wall:
-                chars.append(WALL)
-            elif pos in boxes:
-                chars.append(BOX_ON_TARGET if pos in targets else BOX)
-            elif pos == player:
-                chars.append(PLAYER_ON_TARGET if pos in targets else PLAYER)
-            else:
-                chars.append(TARGET if pos in targets else FLOOR)
-        rows.append("".join(chars))
-    return "\n".join(rows)
+def kind_grid(walls: np.ndarray, targets: Iterable[Pos], boxes: Iterable[Pos], player: Pos) -> np.ndarray:
+    """The ``*_KIND`` of every cell of a position, as an int array shaped like ``walls``."""
+    kinds = np.where(walls, WALL_KIND, FLOOR_KIND).astype(np.intp)
+    targets = set(targets)
+    for pos in targets:
+        kinds[pos] = TARGET_KIND
+    for pos in boxes:
+        kinds[pos] = BOX_ON_TARGET_KIND if pos in targets else BOX_KIND
+    kinds[player] = PLAYER_ON_TARGET_KIND if player in targets else PLAYER_KIND
+    return kinds
+
+
+def grid_text(kinds: np.ndarray) -> str:
+    """A kind grid in the text legend, one line per row."""
+    return "\n".join("".join(KIND_CHARS[k] for k in row) for row in kinds.tolist())

@@ -1,8 +1,9 @@
-"""RGB frames of Sokoban positions by numpy tile blitting.
+"""Text and RGB pictures of Sokoban positions, kept up to date cell by cell.
 
-Tiles are drawn once, in code (no image files), into one ``(n_tiles, T, T, 3)`` uint8 array;
-a frame is ``tiles[tile_ids]`` rearranged into ``(rows * T, cols * T, 3)``: one fancy-index
-and one reshape per frame, no per-cell Python loop.
+Tiles are drawn once, in code (no image files), into one ``(n_kinds, T, T, 3)`` uint8 array
+indexed by cell kind. A full frame is ``tiles[kinds]`` rearranged into ``(rows * T, cols * T,
+3)`` (one fancy-index, one reshape); after a move, :class:`Canvas` re-blits only the two or
+three cells that changed, so a step costs a few small copies, not a redraw.
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from hiergym.envs.sokoban.level import Pos
+from hiergym.envs.sokoban.level import KIND_CHARS, Pos
 
 TILE_SIZE = 16
 """Pixels per grid cell (gym-sokoban's frame scale)."""
-
-# tile ids, one per cell kind
-FLOOR_ID, WALL_ID, TARGET_ID, BOX_ID, BOX_ON_TARGET_ID, PLAYER_ID, PLAYER_ON_TARGET_ID = range(7)
 
 FLOOR_RGB = (32, 32, 40)
 WALL_RGB = (150, 70, 45)
@@ -70,7 +68,7 @@ def _player(base: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def tiles() -> np.ndarray:
-    """All tiles, indexed by the ``*_ID`` constants; read-only, built on first use."""
+    """All tiles, indexed by the level's ``*_KIND`` constants; read-only, built on first use."""
     floor = _floor()
     target = _target(floor)
     out = np.stack(
@@ -80,19 +78,30 @@ def tiles() -> np.ndarray:
     return out
 
 
-def base_ids(walls: np.ndarray, targets: tuple[Pos, ...]) -> np.ndarray:
-    """Tile ids of the static layer (walls, floor, targets) of a level."""
-    ids = np.where(walls, WALL_ID, FLOOR_ID).astype(np.intp)
-    for r, c in targets:
-        ids[r, c] = TARGET_ID
-    return ids
+def full_frame(kinds: np.ndarray) -> np.ndarray:
+    """The ``(rows * TILE_SIZE, cols * TILE_SIZE, 3)`` uint8 image of a kind grid."""
+    rows, cols = kinds.shape
+    return tiles()[kinds].transpose(0, 2, 1, 3, 4).reshape(rows * TILE_SIZE, cols * TILE_SIZE, 3)
 
 
-def frame(base: np.ndarray, targets: frozenset[Pos], boxes: set[Pos], player: Pos) -> np.ndarray:
-    """The ``(rows * TILE_SIZE, cols * TILE_SIZE, 3)`` uint8 image of one position."""
-    ids = base.copy()
-    for pos in boxes:
-        ids[pos] = BOX_ON_TARGET_ID if pos in targets else BOX_ID
-    ids[player] = PLAYER_ON_TARGET_ID if player in targets else PLAYER_ID
-    rows, cols = ids.shape
-    return tiles()[ids].transpose(0, 2, 1, 3, 4).reshape(rows * TILE_SIZE, cols * TILE_SIZE, 3)
+class Canvas:
+    """The text grid and (when ``with_image``) the RGB image of one position, updated per cell."""
+
+    def __init__(self, kinds: np.ndarray, *, with_image: bool):
+        self._chars = [[KIND_CHARS[k] for k in row] for row in kinds.tolist()]
+        self._image = full_frame(kinds) if with_image else None
+
+    def set(self, pos: Pos, kind: int) -> None:
+        r, c = pos
+        self._chars[r][c] = KIND_CHARS[kind]
+        if self._image is not None:
+            self._image[r * TILE_SIZE : (r + 1) * TILE_SIZE, c * TILE_SIZE : (c + 1) * TILE_SIZE] = tiles()[kind]
+
+    def text(self) -> str:
+        return "\n".join(map("".join, self._chars))
+
+    def image(self) -> np.ndarray:
+        """A copy of the image, so observations handed out never change afterwards."""
+        if self._image is None:
+            raise RuntimeError("this Canvas keeps no image: create it with with_image=True")
+        return self._image.copy()
