@@ -1,0 +1,219 @@
+"""Acting side of value-based MARL: build per-agent inputs, unroll the shared recurrent nets, pick actions.
+
+Both controllers expose the same acting interface to the runner (``initial_carry``,
+``reset_carry``, ``act``) and the same unrolling interface to their learner. The *carry* is a
+dict of per-slot tensors (recurrent state, last action, ...) that the runner threads through
+steps, so a controller holds no hidden per-episode state of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hiergym.agents.marl.action_selection import epsilon_greedy
+from hiergym.agents.marl.networks import GRU_HIDDEN, RecurrentQNet
+
+NO_ACTION = -1
+"""``last_action`` value before an agent's first step (encoded as an all-zero one-hot)."""
+
+
+def one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
+    """Float one-hot of ``index [...]`` over ``n`` classes; ``NO_ACTION`` gives a zero row."""
+    valid = index >= 0
+    out = torch.nn.functional.one_hot(index.clamp(min=0).long(), n).float()
+    return out * valid.unsqueeze(-1)
+
+
+class QMixAgents(nn.Module):
+    """N agents sharing one :class:`RecurrentQNet` (agent-id one-hot and last action in the input).
+
+    Used by IQL, VDN and QMIX; the learner wraps it with a mixer. Shapes: ``obs [B, N, obs_dim]``,
+    ``avail [B, N, n_actions]``, actions ``[B, N]`` (int64).
+    """
+
+    uses_subgoals = False
+
+    def __init__(
+        self,
+        n_agents: int,
+        obs_dim: int,
+        n_actions: int,
+        *,
+        hidden_dim: int = GRU_HIDDEN,
+        agent_id: bool = True,
+        last_action: bool = True,
+        cond_dim: int = 0,
+    ):
+        super().__init__()
+        self.n_agents, self.obs_dim, self.n_actions = n_agents, obs_dim, n_actions
+        self.agent_id, self.last_action = agent_id, last_action
+        input_dim = obs_dim + (n_actions if last_action else 0) + (n_agents if agent_id else 0)
+        self.net = RecurrentQNet(input_dim, n_actions, hidden_dim=hidden_dim, cond_dim=cond_dim)
+        self.register_buffer("_ids", torch.eye(n_agents), persistent=False)
+
+    def build_inputs(self, obs: torch.Tensor, last_action: torch.Tensor) -> torch.Tensor:
+        """Concatenate ``obs [..., N, o]``, one-hot ``last_action [..., N]`` and agent ids -> ``[..., N, in]``."""
+        parts = [obs]
+        if self.last_action:
+            parts.append(one_hot(last_action, self.n_actions))
+        if self.agent_id:
+            parts.append(self._ids.expand(*obs.shape[:-1], self.n_agents))
+        return torch.cat(parts, dim=-1)
+
+    def init_hidden(self, batch: int) -> torch.Tensor:
+        return self.net.init_hidden(batch * self.n_agents).view(batch, self.n_agents, -1)
+
+    def step(self, obs: torch.Tensor, last_action: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """One recurrent step for all agents: returns the new hidden ``[B, N, H]``."""
+        b = obs.shape[0]
+        x = self.build_inputs(obs, last_action).reshape(b * self.n_agents, -1)
+        return self.net.step(x, hidden.reshape(b * self.n_agents, -1)).view(b, self.n_agents, -1)
+
+    def q_values(self, hidden: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``[..., N, n_actions]`` from hidden ``[..., N, H]`` (``cond [..., N, cond_dim]`` if conditioned)."""
+        return self.net.q_values(hidden, cond)
+
+    def unroll(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Hidden states ``[B, T+1, N, H]`` for ``obs [B, T+1, N, o]`` with ``actions [B, T, N]`` taken.
+
+        The last action fed at step ``t`` is ``actions[:, t-1]`` (none at ``t = 0``), as when acting.
+        """
+        b, t1 = obs.shape[:2]
+        prev = torch.cat([torch.full_like(actions[:, :1], NO_ACTION), actions], dim=1)[:, :t1]
+        hidden = self.init_hidden(b)
+        out = []
+        for t in range(t1):
+            hidden = self.step(obs[:, t], prev[:, t], hidden)
+            out.append(hidden)
+        return torch.stack(out, dim=1)
+
+    # --- acting interface used by the runner ---------------------------------------------------
+    def initial_carry(self, n_slots: int) -> dict[str, torch.Tensor]:
+        """Per-slot recurrent state at the start of an episode."""
+        return {
+            "hidden": self.init_hidden(n_slots),
+            "last_action": torch.full((n_slots, self.n_agents), NO_ACTION, dtype=torch.long),
+        }
+
+    def reset_carry(self, carry: dict[str, torch.Tensor], slots: np.ndarray) -> dict[str, torch.Tensor]:
+        """Return ``carry`` with the rows of ``slots`` (bool ``[n_slots]``) back at their initial values."""
+        fresh = self.initial_carry(len(slots))
+        mask = torch.as_tensor(slots, dtype=torch.bool)
+        return {k: torch.where(mask.view(-1, *[1] * (v.dim() - 1)), fresh[k], v) for k, v in carry.items()}
+
+    @torch.no_grad()
+    def act(
+        self,
+        obs: np.ndarray,
+        avail: np.ndarray,
+        carry: dict[str, torch.Tensor],
+        *,
+        epsilon: float,
+        generator: torch.Generator | None = None,
+        **_: Any,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, torch.Tensor]]:
+        """Epsilon-greedy actions ``[B, N]`` for ``obs [B, N, o]`` and masks ``avail [B, N, A]``.
+
+        Returns ``(actions, record, new_carry)``; ``record`` holds extra per-step columns for the
+        episode buffer (none for flat agents).
+        """
+        hidden = self.step(torch.as_tensor(obs, dtype=torch.float32), carry["last_action"], carry["hidden"])
+        actions = epsilon_greedy(self.q_values(hidden), torch.as_tensor(avail), epsilon, generator)
+        return actions.numpy(), {}, {"hidden": hidden, "last_action": actions}
+
+
+class SubgoalQMixAgents(nn.Module):
+    """Two-level agents: ``high`` picks a subgoal per agent, ``low`` acts conditioned on it.
+
+    ``high`` is a :class:`QMixAgents` whose "actions" are subgoal indices (its Q values are the
+    per-agent ``Q^H(history, subgoal)`` the high-level mixer combines); its GRU runs every env
+    step so it sees the whole history, but a new subgoal is chosen only at a *decision step*:
+    the first step, ``k`` steps after the last decision, or the step after any agent achieved
+    its subgoal. Decisions are synchronous across agents so the high level is one SMDP over
+    joint subgoals whose transitions the mixer can score. ``low`` is a subgoal-conditioned
+    :class:`QMixAgents` over primitive actions.
+    """
+
+    uses_subgoals = True
+
+    def __init__(
+        self,
+        n_agents: int,
+        obs_dim: int,
+        n_actions: int,
+        n_subgoals: int,
+        *,
+        goal_horizon: int,
+        hidden_dim: int = GRU_HIDDEN,
+        agent_id: bool = True,
+        last_action: bool = True,
+    ):
+        super().__init__()
+        if goal_horizon < 1:
+            raise ValueError(f"goal_horizon={goal_horizon} must be >= 1")
+        self.n_agents, self.n_actions, self.n_subgoals = n_agents, n_actions, n_subgoals
+        self.goal_horizon = goal_horizon
+        kw = dict(hidden_dim=hidden_dim, agent_id=agent_id, last_action=last_action)
+        self.high = QMixAgents(n_agents, obs_dim, n_subgoals, **kw)
+        self.low = QMixAgents(n_agents, obs_dim, n_actions, cond_dim=n_subgoals, **kw)
+
+    def initial_carry(self, n_slots: int) -> dict[str, torch.Tensor]:
+        high, low = self.high.initial_carry(n_slots), self.low.initial_carry(n_slots)
+        return {
+            "high_hidden": high["hidden"],
+            "subgoal": high["last_action"],
+            "low_hidden": low["hidden"],
+            "last_action": low["last_action"],
+            "steps": torch.zeros(n_slots, dtype=torch.long),
+            "achieved": torch.zeros(n_slots, dtype=torch.bool),
+        }
+
+    reset_carry = QMixAgents.reset_carry
+
+    @staticmethod
+    def observe_achieved(carry: dict[str, torch.Tensor], achieved: np.ndarray) -> dict[str, torch.Tensor]:
+        """Tell the agents which agents achieved their subgoal on the last step (``achieved [B, N]``)."""
+        return {**carry, "achieved": torch.as_tensor(np.asarray(achieved).any(axis=-1))}
+
+    def decision_due(self, carry: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Bool ``[B]``: pick new subgoals now (first step, ``k`` steps elapsed, or a subgoal achieved)."""
+        first = carry["subgoal"][:, 0] == NO_ACTION
+        return first | (carry["steps"] >= self.goal_horizon) | carry["achieved"]
+
+    @torch.no_grad()
+    def act(
+        self,
+        obs: np.ndarray,
+        avail: np.ndarray,
+        carry: dict[str, torch.Tensor],
+        *,
+        epsilon: float,
+        generator: torch.Generator | None = None,
+        subgoal_avail: np.ndarray | None = None,
+        **_: Any,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, torch.Tensor]]:
+        """As :meth:`QMixAgents.act`; ``record`` holds ``subgoal [B, N]`` and ``decision [B]``."""
+        if subgoal_avail is None:
+            raise ValueError("SubgoalQMixAgents.act needs subgoal_avail [B, N, n_subgoals]")
+        x = torch.as_tensor(obs, dtype=torch.float32)
+        high_hidden = self.high.step(x, carry["subgoal"], carry["high_hidden"])
+        decide = self.decision_due(carry)
+        picked = epsilon_greedy(self.high.q_values(high_hidden), torch.as_tensor(subgoal_avail), epsilon, generator)
+        subgoal = torch.where(decide.unsqueeze(-1), picked, carry["subgoal"])
+        low_hidden = self.low.step(x, carry["last_action"], carry["low_hidden"])
+        q = self.low.q_values(low_hidden, one_hot(subgoal, self.n_subgoals))
+        actions = epsilon_greedy(q, torch.as_tensor(avail), epsilon, generator)
+        new_carry = {
+            "high_hidden": high_hidden,
+            "subgoal": subgoal,
+            "low_hidden": low_hidden,
+            "last_action": actions,
+            "steps": torch.where(decide, 1, carry["steps"] + 1),
+            "achieved": torch.zeros_like(carry["achieved"]),
+        }
+        record = {"subgoal": subgoal.numpy(), "decision": decide.numpy()}
+        return actions.numpy(), record, new_carry

@@ -1,0 +1,109 @@
+"""Episode replay buffer (PyMARL's ``ReplayBuffer``): whole padded episodes in preallocated arrays.
+
+Every field has a time axis of length ``T`` (per-step data) or ``T + 1`` (per-state data such as
+observations, which include the final observation). Sampling draws whole episodes uniformly
+and crops the time axis to the longest sampled episode, so recurrent learners unroll over
+real steps only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Field:
+    """One buffer column: per-step shape (after the time axis), dtype, and whether it has ``T + 1`` entries."""
+
+    shape: tuple[int, ...]
+    dtype: Any
+    per_state: bool = False
+
+
+class EpisodeBuffer:
+    """A ring buffer of ``capacity`` episodes, each at most ``max_steps`` long.
+
+    ``mask`` (``[T]``, 1 on real steps) is always a field; it gives each episode's length.
+    """
+
+    def __init__(self, capacity: int, max_steps: int, fields: dict[str, Field]):
+        if capacity < 1 or max_steps < 1:
+            raise ValueError(f"capacity={capacity} and max_steps={max_steps} must be >= 1")
+        if "mask" not in fields:
+            raise ValueError("fields must include 'mask' ([T] float, 1 on real steps)")
+        self.capacity, self.max_steps, self.fields = capacity, max_steps, dict(fields)
+        self.data = {
+            name: np.zeros((capacity, max_steps + int(f.per_state), *f.shape), dtype=f.dtype) for name, f in fields.items()
+        }
+        self.size = 0
+        self.pos = 0
+        self.episodes_seen = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def insert(self, episodes: dict[str, np.ndarray]) -> None:
+        """Append a batch of episodes: each field ``[E, T or T+1, *shape]`` (missing fields raise)."""
+        missing = set(self.fields) - set(episodes)
+        if missing:
+            raise KeyError(f"episode batch lacks buffer fields {sorted(missing)}")
+        n = len(episodes["mask"])
+        for name, arr in self.data.items():
+            value = np.asarray(episodes[name])
+            if value.shape[1:] != arr.shape[1:] or len(value) != n:
+                raise ValueError(f"field {name!r} has shape {value.shape}, expected [{n}, {', '.join(map(str, arr.shape[1:]))}]")
+        idx = (self.pos + np.arange(n)) % self.capacity
+        for name, arr in self.data.items():
+            arr[idx] = episodes[name]
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+        self.episodes_seen += n
+
+    def can_sample(self, batch_size: int) -> bool:
+        return self.size >= batch_size
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``batch_size`` distinct episodes, uniformly, time axis cropped to the longest of them."""
+        if not self.can_sample(batch_size):
+            raise ValueError(f"buffer holds {self.size} episodes, cannot sample {batch_size}")
+        idx = np.sort(rng.choice(self.size, size=batch_size, replace=False))
+        steps = max(int(self.data["mask"][idx].sum(axis=1).max()), 1)
+        return {
+            name: arr[idx, : steps + int(self.fields[name].per_state)] for name, arr in self.data.items()
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to restore the buffer exactly (arrays are views, not copies)."""
+        return {"data": self.data, "size": self.size, "pos": self.pos, "episodes_seen": self.episodes_seen}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, arr in self.data.items():
+            if state["data"][name].shape != arr.shape:
+                raise ValueError(f"checkpoint field {name!r} has shape {state['data'][name].shape}, buffer has {arr.shape}")
+            arr[...] = state["data"][name]
+        self.size, self.pos, self.episodes_seen = int(state["size"]), int(state["pos"]), int(state["episodes_seen"])
+
+
+def episode_fields(n_agents: int, obs_dim: int, state_dim: int, n_actions: int, n_subgoals: int = 0) -> dict[str, Field]:
+    """The buffer columns the runner writes; subgoal columns only when ``n_subgoals > 0``."""
+    fields = {
+        "obs": Field((n_agents, obs_dim), np.float32, per_state=True),
+        "state": Field((state_dim,), np.float32, per_state=True),
+        "avail": Field((n_agents, n_actions), np.int8, per_state=True),
+        "actions": Field((n_agents,), np.int64),
+        "reward": Field((), np.float32),
+        "terminated": Field((), np.float32),
+        "mask": Field((), np.float32),
+    }
+    if n_subgoals:
+        fields |= {
+            "subgoal_avail": Field((n_agents, n_subgoals), np.int8, per_state=True),
+            "subgoal": Field((n_agents,), np.int64),
+            "decision": Field((), np.float32),
+            "intrinsic_reward": Field((n_agents,), np.float32),
+            "subgoal_done": Field((n_agents,), np.float32),
+        }
+    return fields

@@ -1,0 +1,93 @@
+"""Subgoal-QMIX learner: QMIX over high-level subgoal choices with SMDP targets, plus executors.
+
+High level: per-agent ``Q^H(history, subgoal)`` from ``SubgoalQMixAgents.high`` is mixed by a
+monotonic QMIX mixer on ``state()``; for each decision step the target is the team reward
+summed (discounted) over the subgoal period plus ``gamma^k`` times the target Q_tot at the next
+decision (double Q, target networks) - see :func:`smdp_targets`.
+Low level: the subgoal-conditioned executor is trained per agent (parameter sharing) by
+one-step double Q-learning on the intrinsic reward (``+subgoal_bonus`` when the subgoal is
+achieved, ``-step_cost`` otherwise); achieving the subgoal ends the executor's episode, and
+the bootstrap keeps the subgoal of step ``t`` even if a new one is chosen at ``t + 1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from hiergym.agents.marl.controller import SubgoalQMixAgents, one_hot
+from hiergym.algos.marl.configs import SubgoalQMIXConfig
+from hiergym.algos.marl.learner import (
+    QLearner,
+    TargetNetworks,
+    bootstrap_values,
+    gradient_step,
+    make_mixer,
+    masked_td_loss,
+    to_tensors,
+)
+from hiergym.algos.marl.targets import smdp_targets, td_lambda_targets
+
+
+class SubgoalQLearner:
+    """Trains both levels of :class:`SubgoalQMixAgents`; owns one Adam optimiser per level."""
+
+    def __init__(self, agents: SubgoalQMixAgents, config: SubgoalQMIXConfig, *, state_dim: int):
+        self.agents, self.config = agents, config
+        self.mixer = make_mixer(config, agents.n_agents, state_dim)
+        self.nets = TargetNetworks({"high": agents.high, "mixer": self.mixer, "low": agents.low}, config.target_update_episodes)
+        high_params = [*agents.high.parameters(), *self.mixer.parameters()]
+        self.optimisers = {
+            "high_optimiser": torch.optim.Adam(high_params, lr=config.lr),
+            "low_optimiser": torch.optim.Adam(agents.low.parameters(), lr=config.low_lr),
+        }
+
+    def high_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Masked squared SMDP TD error of the mixed high-level Q at decision steps."""
+        high, target_high = self.agents.high, self.nets.target["high"]
+        q = high.q_values(high.unroll(b["obs"], b["subgoal"]))  # [B, T+1, N, G]
+        with torch.no_grad():
+            target_q = target_high.q_values(target_high.unroll(b["obs"], b["subgoal"]))
+            next_values = bootstrap_values(q, target_q, b["subgoal_avail"], self.config.double_q)
+            values = self.nets.target["mixer"](next_values, b["state"])  # [B, T+1]
+            targets = smdp_targets(b["reward"], b["terminated"], b["decision"], b["mask"], values, self.config.gamma)
+        chosen = q[:, :-1].gather(-1, b["subgoal"].unsqueeze(-1)).squeeze(-1)
+        prediction = self.mixer(chosen, b["state"][:, :-1])
+        return masked_td_loss(prediction, targets, b["mask"] * b["decision"])
+
+    def low_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Masked squared one-step TD error of the executors on the intrinsic reward."""
+        low, target_low = self.agents.low, self.nets.target["low"]
+        goal = one_hot(b["subgoal"], self.agents.n_subgoals)  # [B, T, N, G]
+        hidden = low.unroll(b["obs"], b["actions"])  # [B, T+1, N, H]
+        q = low.q_values(hidden[:, :-1], goal)
+        with torch.no_grad():
+            target_hidden = target_low.unroll(b["obs"], b["actions"])
+            online_next = low.q_values(hidden[:, 1:], goal)
+            target_next = target_low.q_values(target_hidden[:, 1:], goal)
+            next_v = bootstrap_values(online_next, target_next, b["avail"][:, 1:], self.config.double_q)  # [B, T, N]
+            values = torch.cat([torch.zeros_like(next_v[:, :1]), next_v], dim=1)
+            done = torch.maximum(b["subgoal_done"], b["terminated"].unsqueeze(-1))
+            targets = td_lambda_targets(b["intrinsic_reward"], done, b["mask"], values, self.config.low_gamma, 0.0)
+        chosen = q.gather(-1, b["actions"].unsqueeze(-1)).squeeze(-1)
+        return masked_td_loss(chosen, targets, b["mask"].unsqueeze(-1))
+
+    def train(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        """One gradient step for each level on a sampled batch; returns both losses and stats."""
+        b = to_tensors(batch)
+        high_loss, high_stats = self.high_loss(b)
+        low_loss, low_stats = self.low_loss(b)
+        high_norm = gradient_step(high_loss, self.optimisers["high_optimiser"], self.config.grad_clip)
+        low_norm = gradient_step(low_loss, self.optimisers["low_optimiser"], self.config.grad_clip)
+        return {
+            "loss": float(high_loss),
+            "grad_norm": high_norm,
+            "low_loss": float(low_loss),
+            "low_grad_norm": low_norm,
+            **high_stats,
+            **{f"low_{k}": v for k, v in low_stats.items()},
+        }
+
+    maybe_update_targets = QLearner.maybe_update_targets
+    state_dict = QLearner.state_dict
+    load_state_dict = QLearner.load_state_dict
