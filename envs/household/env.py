@@ -19,6 +19,8 @@ from hiergym.info_keys import InfoKeys
 DEFAULT_MAX_STEPS = 50
 """ALFWorld's usual evaluation budget."""
 DEFAULT_SUCCESS_REWARD = 1.0
+MAX_DISTRACTORS = 100
+"""Keeps every observation (a receptacle's contents, the intro) well inside MAX_OBS_CHARS."""
 
 
 class HouseholdEnv(gym.Env[str, str]):
@@ -90,8 +92,8 @@ class HouseholdEnv(gym.Env[str, str]):
         _check_choices("split", (split,), SPLITS)
         if max_steps < 1:
             raise EnvSpecError("max_steps", max_steps, "an integer >= 1")
-        if num_distractors is not None and num_distractors < 0:
-            raise EnvSpecError("num_distractors", num_distractors, "None or an integer >= 0")
+        if num_distractors is not None and not 0 <= num_distractors <= MAX_DISTRACTORS:
+            raise EnvSpecError("num_distractors", num_distractors, f"None or an integer in [0, {MAX_DISTRACTORS}]")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise EnvSpecError("render_mode", render_mode, f"None or one of {self.metadata['render_modes']}")
         self.generator = HouseholdGenerator(
@@ -143,7 +145,8 @@ class HouseholdEnv(gym.Env[str, str]):
             if not self._won and self.task.won(self.world):
                 self._won = True
                 reward += self.success_reward
-        self._last_obs = clip_text(outcome_text)
+        # feedback is built from catalogue names (printable ASCII); clip only if that ever breaks
+        self._last_obs = outcome_text if outcome_text.isascii() and outcome_text.isprintable() and len(outcome_text) <= MAX_OBS_CHARS else clip_text(outcome_text)
         truncated = self._steps >= self.max_steps and not self._won
         return self._last_obs, reward, self._won, truncated, self._info(flags)
 

@@ -20,7 +20,7 @@ from itertools import permutations
 
 from hiergym.envs.household.catalog import LAMP_KIND
 from hiergym.envs.household.tasks import STATE_OF_VERB, Task, count_placed
-from hiergym.envs.household.world import World, kind_of
+from hiergym.envs.household.world import World
 
 BFS_MAX_STATES = 2_000_000
 """Safety cap on states the brute-force search expands."""
@@ -65,7 +65,7 @@ def expert_plan(world: World, task: Task) -> list[str]:
     if task.won(world):
         return []
     held = world.holding
-    if held is not None and (kind_of(held) != task.obj or _in_target(world, task, held)):
+    if held is not None and (world.kind[held] != task.obj or _in_target(world, task, held)):
         plan = bfs_plan(world, task)
         if plan is None:
             raise ValueError(f"task {task.goal!r} cannot be won from this state")
@@ -78,15 +78,15 @@ def expert_plan(world: World, task: Task) -> list[str]:
 
 def _in_target(world: World, task: Task, o: str) -> bool:
     r = world.where.get(o)
-    return r is not None and kind_of(r) == task.target
+    return r is not None and world.kind[r] == task.target
 
 
 def _of_kind(world: World, kind: str) -> list[str]:
-    return [o for o in world.where if kind_of(o) == kind]
+    return list(world.instances.get(kind, ()))
 
 
 def _receptacles(world: World, kind: str | None) -> list[str]:
-    return [r for r in world.loc_of if kind_of(r) == kind]
+    return [r for r in world.loc_of if world.kind[r] == kind]
 
 
 def _routes(world: World, task: Task) -> Iterator[list[str]]:

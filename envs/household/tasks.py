@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from hiergym.envs.household.catalog import LAMP_KIND, TOOL_OF_VERB
-from hiergym.envs.household.world import World, kind_of
+from hiergym.envs.household.world import World
 from hiergym.types import Subgoal
 
 TaskType = Literal[
@@ -84,14 +84,16 @@ class Task:
 def count_placed(world: World, obj: str, target: str | None, state: str | None = None) -> int:
     """How many ``obj``-kind objects (with ``state``, if given) lie in ``target``-kind receptacles."""
     n = 0
-    for o, r in world.where.items():
-        if r is not None and kind_of(o) == obj and kind_of(r) == target:
+    kind, where = world.kind, world.where
+    for o in world.instances.get(obj, ()):
+        r = where[o]
+        if r is not None and kind[r] == target:
             n += state is None or o in world.states[state]
     return n
 
 
 def holds(world: World, obj: str) -> bool:
-    return world.holding is not None and kind_of(world.holding) == obj
+    return world.holding is not None and world.kind[world.holding] == obj
 
 
 def found(world: World, obj: str, exclude_target: str | None = None) -> bool:
@@ -99,13 +101,13 @@ def found(world: World, obj: str, exclude_target: str | None = None) -> bool:
     if holds(world, obj):
         return True
     here = world.location
-    if here is None or kind_of(here) == exclude_target:
+    if here is None or world.kind[here] == exclude_target or not world.visible(here):
         return False
-    return any(kind_of(o) == obj for o in world.visible_objects())
+    return any(world.kind[o] == obj for o in world.contents[here])
 
 
 def treated(world: World, obj: str, state: str) -> bool:
-    return any(kind_of(o) == obj and o in world.states[state] for o in world.where)
+    return any(o in world.states[state] for o in world.instances.get(obj, ()))
 
 
 def lit_lamp_here(world: World, obj: str) -> bool:

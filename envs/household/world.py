@@ -116,6 +116,11 @@ class World:
         self.openable = frozenset(r for r in self.loc_of if kind_of(r) in OPENABLE)
         self.opened: set[str] = set()
         self.states: dict[str, set[str]] = {flag: set() for flag in STATE_FLAGS}
+        self.flags: dict[str, tuple[str, ...]] = dict.fromkeys(self.where, ())  # same order as where
+        self.kind: dict[str, str] = {n: kind_of(n) for n in (*self.loc_of, *self.where)}
+        self.instances: dict[str, tuple[str, ...]] = {}
+        for o in self.where:
+            self.instances[self.kind[o]] = (*self.instances.get(self.kind[o], ()), o)
         self.lamps_on: set[str] = set()
         self.location: str | None = None
         self.holding: str | None = None
@@ -135,10 +140,7 @@ class World:
 
     def anchor(self) -> tuple:
         """Canonical, hashable true state; independent of the order of the commands that led here."""
-        states = self.states
-        objects = tuple(
-            (o, r, tuple(flag for flag in STATE_FLAGS if o in states[flag])) for o, r in self.where.items()
-        )
+        objects = tuple(zip(self.where, self.where.values(), self.flags.values()))
         return (self.location, self.holding, objects, tuple(sorted(self.opened)), tuple(sorted(self.lamps_on)))
 
     def copy(self) -> World:
@@ -149,6 +151,7 @@ class World:
         new.contents = {r: set(c) for r, c in self.contents.items()}
         new.opened = set(self.opened)
         new.states = {flag: set(s) for flag, s in self.states.items()}
+        new.flags = dict(self.flags)
         new.lamps_on = set(self.lamps_on)
         return new
 
@@ -184,7 +187,7 @@ class World:
         if here in self.openable:
             out.append(f"close {here}" if here in self.opened else f"open {here}")
         if held is not None:  # appliances work closed, as in ALFWorld ("heat egg 1 with microwave 1")
-            kind = kind_of(here)
+            kind = self.kind[here]
             out += [f"{verb} {held} with {here}" for verb, tool in TOOL_OF_VERB.items() if tool == kind]
         if not self.visible(here):
             return out
@@ -192,7 +195,7 @@ class World:
             out.append(f"examine {o}")
             if held is None and o not in self.fixed:
                 out.append(f"take {o} from {here}")
-            if kind_of(o) == LAMP_KIND and o not in self.lamps_on:
+            if self.kind[o] == LAMP_KIND and o not in self.lamps_on:
                 out.append(f"use {o}")
         if held is not None:
             out.append(f"put {held} in/on {here}")
@@ -247,7 +250,7 @@ class World:
         return f"You put the {o} in/on the {r}.", True
 
     def _treat(self, verb: str, o: str, r: str) -> tuple[str, bool] | None:
-        if self.holding != o or r != self.location or kind_of(r) != TOOL_OF_VERB[verb]:
+        if self.holding != o or r != self.location or self.kind[r] != TOOL_OF_VERB[verb]:
             return None
         state = _STATE_OF_VERB[verb]
         effective = o not in self.states[state]
@@ -256,10 +259,11 @@ class World:
         if opposite is not None and o in self.states[opposite]:
             self.states[opposite].discard(o)  # heating undoes cooling and vice versa
             effective = True
+        self.flags[o] = tuple(flag for flag in STATE_FLAGS if o in self.states[flag])
         return f"You {verb} the {o} using the {r}.", effective
 
     def _use(self, x: str, _: None) -> tuple[str, bool] | None:
-        if kind_of(x) != LAMP_KIND or x in self.lamps_on or self.location is None:
+        if self.kind.get(x) != LAMP_KIND or x in self.lamps_on or self.location is None:
             return None
         if self.where.get(x) != self.location or not self.visible(self.location):
             return None
@@ -271,9 +275,9 @@ class World:
             return self.describe(x), False
         if x != self.holding and x not in self.visible_objects():
             return None
-        if kind_of(x) == LAMP_KIND:
+        if self.kind[x] == LAMP_KIND:
             return f"The {x} is {'on' if x in self.lamps_on else 'off'}.", False
-        adjectives = ", ".join(flag for flag in STATE_FLAGS if x in self.states[flag]) or "normal"
+        adjectives = ", ".join(self.flags[x]) or "normal"
         return f"This is a {adjectives} {x}.", False
 
     def _inventory(self, _: None, __: None) -> tuple[str, bool]:
