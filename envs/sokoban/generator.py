@@ -64,7 +64,8 @@ _STAMPS = np.array(
     ],
     dtype=bool,
 )
-_STAMP_CELLS = [[(int(r) - 1, int(c) - 1) for r, c in np.argwhere(stamp)] for stamp in _STAMPS]
+_STAMP_OFFSETS = np.array([(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)])  # row-major 3x3
+_STAMP_MASKS = _STAMPS.reshape(len(_STAMPS), 9)
 
 
 class LevelGenerationError(HierGymError, RuntimeError):
@@ -86,21 +87,22 @@ def carve_room(rng: np.random.Generator, dim_room: tuple[int, int]) -> np.ndarra
     n_steps = int(ROOM_WALK_FACTOR * (rows + cols))
     turns = (rng.random(n_steps) < TURN_PROBABILITY).tolist()
     new_dirs = rng.integers(len(_DIRECTIONS), size=n_steps).tolist()
-    stamps = rng.integers(len(_STAMP_CELLS), size=n_steps).tolist()
+    stamps = rng.integers(len(_STAMPS), size=n_steps)
     r = int(rng.integers(1, rows - 1))
     c = int(rng.integers(1, cols - 1))
     direction = _DIRECTIONS[int(rng.integers(len(_DIRECTIONS)))]
-    floor = np.zeros((rows, cols), dtype=bool)
-    carved: set[Pos] = set()
+    centres = []
     for step in range(n_steps):
         if turns[step]:
             direction = _DIRECTIONS[new_dirs[step]]
         # keep the stamp centre inside the border; consecutive centres touch, so the room is connected
         r = min(max(r + direction[0], 1), rows - 2)
         c = min(max(c + direction[1], 1), cols - 2)
-        carved.update((r + dr, c + dc) for dr, dc in _STAMP_CELLS[stamps[step]])
-    rr, cc = zip(*carved)
-    floor[rr, cc] = True
+        centres.append((r, c))
+    cells = np.array(centres)[:, None, :] + _STAMP_OFFSETS[None, :, :]  # (steps, 9, 2)
+    carved = cells[_STAMP_MASKS[stamps]]
+    floor = np.zeros((rows, cols), dtype=bool)
+    floor[carved[:, 0], carved[:, 1]] = True
     floor[[0, -1], :] = False
     floor[:, [0, -1]] = False
     return ~floor
@@ -129,36 +131,38 @@ def reverse_play(walls: np.ndarray, targets: list[Pos], player: Pos, plan: WalkP
     summed distance of the boxes from their starting targets, so positions that need several
     boxes moved far are preferred. Of equally scored positions the *last* is kept: the player
     has walked away from the box it pulled, so the forward solution must walk back to it.
+    Cells are flat indices ``r * cols + c`` here (the wall ring keeps every step in bounds).
     """
+    cols = walls.shape[1]
+    wall = walls.ravel().tolist()
+    offsets = tuple(dr * cols + dc for dr, dc in _DIRECTIONS)
     new_dirs, turns, pulls = plan.new_dirs, plan.turns, plan.pulls
     direction = new_dirs[0]
-    origin = {t: t for t in targets}  # box position -> the target it started on
+    origin = {r * cols + c: r * cols + c for r, c in targets}  # box cell -> the target it started on
     displacement = swaps = best_score = 0
-    last_pulled: Pos | None = None
-    pr, pc = player
-    best = (tuple(targets), player)
-    wall = walls.tolist()
+    last_pulled = -1
+    p = player[0] * cols + player[1]
+    best = (tuple(origin), p)
     for step in range(len(new_dirs)):
         if turns[step]:
             direction = new_dirs[step]
-        dr, dc = _DIRECTIONS[direction]
-        nr, nc = pr + dr, pc + dc
-        if wall[nr][nc] or (nr, nc) in origin:
+        d = offsets[direction]
+        if wall[p + d] or p + d in origin:
             direction = new_dirs[step]  # blocked: turn at once instead of waiting
             continue
-        behind = (pr - dr, pc - dc)
+        behind = p - d
         if pulls[step] and behind in origin:
             start = origin.pop(behind)
-            origin[(pr, pc)] = start
-            displacement += _manhattan((pr, pc), start) - _manhattan(behind, start)
+            origin[p] = start
+            displacement += _manhattan(p, start, cols) - _manhattan(behind, start, cols)
             swaps += start != last_pulled
             last_pulled = start
-        pr, pc = nr, nc
+        p += d
         if displacement and swaps * displacement >= best_score:
             best_score = swaps * displacement
-            best = (tuple(origin), (pr, pc))
+            best = (tuple(origin), p)
     boxes, end = best
-    return tuple(sorted(boxes)), end, best_score
+    return tuple(sorted(divmod(b, cols) for b in boxes)), divmod(end, cols), best_score
 
 
 def _best_of_walks(
@@ -169,8 +173,9 @@ def _best_of_walks(
     return max(walks, key=lambda w: w[2])[:2]
 
 
-def _manhattan(a: Pos, b: Pos) -> int:
-    return abs(a[0] - b[0]) + abs(a[1] - b[1])
+def _manhattan(a: int, b: int, cols: int) -> int:
+    (ar, ac), (br, bc) = divmod(a, cols), divmod(b, cols)
+    return abs(ar - br) + abs(ac - bc)
 
 
 def generate_level(
