@@ -123,6 +123,7 @@ class HouseholdEnv(gym.Env[str, str]):
         self._optimal_length = len(expert_plan(self.world, self.task))
         self._steps = 0
         self._won = False
+        self._update_subgoals()
         self._last_obs = clip_text(self.world.intro(self.task.goal))
         return self._last_obs, self._info(action_flags(format_ok=True, admissible=True, effective=False))
 
@@ -150,6 +151,12 @@ class HouseholdEnv(gym.Env[str, str]):
         truncated = self._steps >= self.max_steps and not self._won
         return self._last_obs, reward, self._won, truncated, self._info(flags)
 
+    def expert_plan(self) -> list[str]:
+        """A shortest command list that wins from the current state: an expert demonstration."""
+        if self.world is None:
+            raise gym.error.ResetNeeded("call reset() before expert_plan()")
+        return expert_plan(self.world, self.task)
+
     def render(self) -> str | None:
         return self._last_obs if self.render_mode == "ansi" else None
 
@@ -164,7 +171,7 @@ class HouseholdEnv(gym.Env[str, str]):
             InfoKeys.WON: self._won,
             InfoKeys.ANCHOR_STATE: self.world.anchor(),
             InfoKeys.TASK: self.task.goal,
-            InfoKeys.SUBGOALS: self._subgoals,
+            InfoKeys.SUBGOALS: list(self._subgoals),
             InfoKeys.SUBGOALS_ACHIEVED: list(self._achieved),
             InfoKeys.OPTIMAL_LENGTH: self._optimal_length,
             **flags,

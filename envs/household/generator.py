@@ -19,6 +19,7 @@ env's ``np_random`` keeps every split deterministic under a seed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ def layout_is_unseen(room: str, counts: dict[str, int]) -> bool:
     return hash_unit("layout", room, tuple(sorted(counts.items()))) < UNSEEN_SHARE
 
 
+@functools.lru_cache(maxsize=4096)
 def combo_is_unseen(obj: str, target: str) -> bool:
     return hash_unit("combo", obj, target) < UNSEEN_SHARE
 

@@ -216,6 +216,18 @@ def test_presets_are_registered():
         env.close()
 
 
+def test_expert_plan_method_works_from_any_point_through_wrappers():
+    env = gym.make("hiergym/Household-PickCool-v0")
+    env.reset(seed=6)
+    first = env.unwrapped.expert_plan()
+    env.step(first[0])
+    rest = env.unwrapped.expert_plan()
+    assert rest == first[1:]
+    for command in rest:
+        *_, info = env.step(command)
+    assert info[InfoKeys.WON]
+
+
 def test_play_in_terminal_with_injected_io():
     env = HouseholdEnv()
     env.reset(seed=0)
