@@ -138,11 +138,9 @@ class SokobanEnv(gym.Env):
             raise EnvSpecError("obs_mode", obs_mode, f"one of {OBS_MODES}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise EnvSpecError("render_mode", render_mode, f"None or one of {tuple(self.metadata['render_modes'])}")
-        if isinstance(invalid_action_penalty, bool) or not isinstance(invalid_action_penalty, (int, float)) or not math.isfinite(invalid_action_penalty):
-            raise EnvSpecError("invalid_action_penalty", invalid_action_penalty, "a finite number (default -0.1)")
         self.obs_mode = obs_mode
         self.render_mode = render_mode
-        self.invalid_action_penalty = float(invalid_action_penalty)
+        self.invalid_action_penalty = _check_finite("invalid_action_penalty", invalid_action_penalty)
 
         rows, cols = self.dim_room
         self.action_space = text_space(MAX_ACTION_CHARS)
@@ -391,3 +389,9 @@ def _check_positive_int(name: str, value: int) -> int:
     if not _is_int(value) or value < 1:
         raise EnvSpecError(name, value, "a positive int")
     return int(value)
+
+
+def _check_finite(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
+        raise EnvSpecError(name, value, "a finite number")
+    return float(value)
