@@ -281,3 +281,25 @@ def test_fuzz_random_admissible_walks_keep_invariants():
 
 _FUZZ_ENV = HouseholdEnv(max_steps=10_000)
 _FUZZ_ENV.reset(seed=0)
+
+
+def test_works_under_the_hierarchical_wrapper_stack():
+    """AnchorHash + SubgoalHooks: the expert plan completes each subgoal segment in turn."""
+    from hiergym.wrappers import AnchorHash, SubgoalHooks
+
+    env = SubgoalHooks(AnchorHash(gym.make("hiergym/Household-PickHeat-v0")))
+    _, info = env.reset(seed=2)
+    plan = env.unwrapped.expert_plan()
+    subgoal_ids = [sg.id for sg in info[InfoKeys.SUBGOALS]]
+    queue = list(subgoal_ids)
+    env.set_subgoal(queue.pop(0))
+    done_order = []
+    for command in plan:
+        *_, info = env.step(command)
+        assert len(info[InfoKeys.ANCHOR]) > 0
+        if info[InfoKeys.SUBGOAL_DONE]:
+            done_order.append(info[InfoKeys.SUBGOAL])
+            if queue:
+                env.set_subgoal(queue.pop(0))
+    assert info[InfoKeys.WON] and len(done_order) == len(subgoal_ids)
+    assert all(s.achieved for s in env.segments)
