@@ -1,7 +1,8 @@
 """``GridTaskEnv``: the PettingZoo ``ParallelEnv`` machinery every multi-agent grid task shares.
 
-A task subclass says what the world is (``_generate``, ``_planes``, ``_background``), what an
-action does (``_apply``, ``_interact_legal``) and when the team has won (``_won``). This class
+A task subclass says what the world is (``_generate``, ``_static_planes``, ``_mark_dynamic``,
+``_background``), what an action does (``_apply``, ``_obstacle``, ``_task_action_mask``) and when
+the team has won (``_won``). This class
 turns that into the ParallelEnv API: seeding, action parsing and masking, the invalid-action
 penalty, ``max_cycles`` truncation, partial observations, ``state()``, infos, subgoal tracking
 and rendering.
@@ -29,7 +30,7 @@ from hiergym.info_keys import InfoKeys
 from hiergym.types import Subgoal
 
 from ..common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, action_flags, normalize_command, text_space
-from .grid import ACTION_ALIASES, DELTAS, MOVE_ACTIONS, NOOP, Cell, in_bounds, pad_planes, resolve_moves, shifted, view_window
+from .grid import ACTION_ALIASES, MOVE_ACTIONS, MOVE_OFFSETS, NOOP, Cell, in_bounds, pad_planes, resolve_moves, shifted
 from .render import PygameWindow, agent_glyph, render_ansi, render_rgb
 from .text import describe
 
@@ -81,6 +82,9 @@ class GridTaskEnv(ParallelEnv):
         self.possible_agents = [f"agent_{i}" for i in range(n_agents)]
         self.agents: list[str] = []
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        side = 2 * view_radius + 1
+        self.obs_dim = len(self.CHANNELS) * side * side + 2 + n_agents + len(self.AGENT_FEATURES)
+        """Length of the vector observation: view window, own row/col, one-hot id, task features."""
         self._observation_spaces = {a: self._make_observation_space() for a in self.possible_agents}
         self._action_spaces = {a: self._make_action_space() for a in self.possible_agents}
         h, w = shape
@@ -88,6 +92,9 @@ class GridTaskEnv(ParallelEnv):
         self.state_space = spaces.Box(0.0, 1.0, (n_state,), dtype=np.float32)
         self.walls = np.zeros(shape, dtype=bool)
         self.positions = np.zeros((n_agents, 2), dtype=np.int64)
+        self._wall_rows: list[list[bool]] = self.walls.tolist()
+        self._static_padded = np.zeros((len(self.CHANNELS), 1, 1), dtype=np.float32)
+        self._masks = np.ones((n_agents, len(self.ACTIONS)), dtype=np.int8)
         self.task_text = ""
         self.cycle = 0
         self.np_random, _ = seeding.np_random(None)
@@ -101,10 +108,6 @@ class GridTaskEnv(ParallelEnv):
     def n_agents(self) -> int:
         return len(self.possible_agents)
 
-    @property
-    def obs_dim(self) -> int:
-        side = 2 * self.view_radius + 1
-        return len(self.CHANNELS) * side * side + 2 + self.n_agents + len(self.AGENT_FEATURES)
 
     def _make_observation_space(self) -> spaces.Space:
         if self.obs_mode == "text":
@@ -124,32 +127,37 @@ class GridTaskEnv(ParallelEnv):
 
     # ----- public state accessors (used by subgoal checks, text, oracles) --------------
     def position(self, agent: str) -> Cell:
-        r, c = self.positions[self._index[agent]]
-        return (int(r), int(c))
+        r, c = self.positions[self._index[agent]].tolist()
+        return (r, c)
 
     def index(self, agent: str) -> int:
         return self._index[agent]
 
     def blocked(self, cell: Cell) -> bool:
         """True if no agent may enter ``cell`` (outside, wall, or a task obstacle); agents not counted."""
-        return not in_bounds(cell, self.shape) or bool(self.walls[cell]) or self._obstacle(cell)
+        r, c = cell
+        return not in_bounds(cell, self.shape) or self._wall_rows[r][c] or self._obstacle(cell)
+
+    def action_masks(self) -> np.ndarray:
+        """int8 ``[n_agents, len(ACTIONS)]``: 1 where an action is legal now (noop always is).
+
+        A move is legal into a free cell no agent stands on; task actions ask ``_task_action_mask``.
+        Plain Python on purpose: for a handful of agents it is several times faster than numpy.
+        """
+        cells = list(map(tuple, self.positions.tolist()))
+        occupied = set(cells)
+        rows = []
+        for i, (r, c) in enumerate(cells):
+            moves = [(r + dr, c + dc) for dr, dc in MOVE_OFFSETS]
+            rows.append([1, *(int(t not in occupied and not self.blocked(t)) for t in moves), *self._task_action_mask(i, (r, c))])
+        return np.array(rows, dtype=np.int8)
 
     def action_mask(self, agent: str) -> np.ndarray:
-        """int8 ``[len(ACTIONS)]``: 1 where the action is legal for ``agent`` now (noop always is)."""
-        i = self._index[agent]
-        here = self.position(agent)
-        occupied = {tuple(p) for j, p in enumerate(self.positions.tolist()) if j != i}
-        mask = np.zeros(len(self.ACTIONS), dtype=np.int8)
-        mask[NOOP] = 1
-        for action in DELTAS:
-            target = shifted(here, action)
-            mask[action] = not self.blocked(target) and target not in occupied
-        for action in range(len(MOVE_ACTIONS), len(self.ACTIONS)):
-            mask[action] = self._interact_legal(i, action)
-        return mask
+        """int8 ``[len(ACTIONS)]``: the row of ``action_masks()`` for ``agent``."""
+        return self.action_masks()[self._index[agent]]
 
     def legal_actions(self, agent: str) -> list[str]:
-        return [name for name, ok in zip(self.ACTIONS, self.action_mask(agent)) if ok]
+        return _names(self.ACTIONS, self._masks[self._index[agent]])
 
     def status_text(self, agent: str) -> str:
         """One line about the agent's own task state (level, held key, ...) for text observations."""
@@ -163,6 +171,7 @@ class GridTaskEnv(ParallelEnv):
         self.cycle = 0
         self.walls = np.zeros(self.shape, dtype=bool)
         self._generate()
+        self.layout_changed()
         self._subgoals = {a: self._make_subgoals(a) for a in self.agents}
         self._achieved = {a: [] for a in self.agents}
         self._last_flags = {a: action_flags(format_ok=True, admissible=True, effective=False) for a in self.agents}
@@ -174,21 +183,24 @@ class GridTaskEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]):
         if not self.agents:
             raise ResetNeeded("step() after the episode ended: call reset() first")
-        chosen = np.full(self.n_agents, NOOP, dtype=np.int64)
-        ok = np.ones((self.n_agents, 2), dtype=bool)  # format ok, admissible
+        chosen = [NOOP] * self.n_agents
+        format_ok, admissible = [True] * self.n_agents, [True] * self.n_agents
+        masks = self._masks.tolist()  # judged against the masks the agents were shown
         for agent in self.agents:
             i = self._index[agent]
-            action = self._parse(actions.get(agent, NOOP))
-            ok[i] = (action is not None, action is not None and bool(self.action_mask(agent)[action]))
-            chosen[i] = action if ok[i].all() else NOOP
+            action = self._parse(actions[agent]) if agent in actions else NOOP  # no action: wait
+            format_ok[i] = action is not None
+            admissible[i] = action is not None and masks[i][action] == 1
+            chosen[i] = action if admissible[i] else NOOP
         reward, effective = self._apply(chosen)
-        reward += self.invalid_action_penalty * int((~ok.all(axis=1)).sum())
+        reward += self.invalid_action_penalty * admissible.count(False)
         self.cycle += 1
         self._last_flags = {
-            a: action_flags(format_ok=ok[i, 0], admissible=ok[i, 1], effective=effective[i])
+            a: action_flags(format_ok=format_ok[i], admissible=admissible[i], effective=effective[i])
             for a, i in self._index.items()
         }
         self._update_achieved()
+        self._masks = self.action_masks()
         won = self._won()
         truncated = not won and self.cycle >= self.max_cycles
         obs, infos = self._observations(), self._infos()
@@ -203,9 +215,19 @@ class GridTaskEnv(ParallelEnv):
 
     def state(self) -> np.ndarray:
         """Global state: all planes, every agent's position and features, the elapsed time share."""
-        per_agent = np.concatenate([self._agent_vector(i) for i in range(self.n_agents)])
-        time_share = np.array([min(self.cycle / self.max_cycles, 1.0)], dtype=np.float32)
-        return np.concatenate([self._planes().ravel(), per_agent, time_share]).astype(np.float32)
+        h, w, r = *self.shape, self.view_radius
+        planes = self._padded_planes()[:, r : r + h, r : r + w].ravel()
+        per_agent = [v for i in range(self.n_agents) for v in self._agent_vector(i)]
+        return np.concatenate([planes, np.array([*per_agent, min(self.cycle / self.max_cycles, 1.0)], dtype=np.float32)])
+
+    def layout_changed(self) -> None:
+        """Recompute what is cached per layout (wall lookups, static planes, masks).
+
+        ``reset`` calls it; call it yourself after editing walls, positions or objects by hand.
+        """
+        self._wall_rows = self.walls.tolist()
+        self._static_padded = pad_planes(self._static_planes(), self.view_radius)
+        self._masks = self.action_masks()
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode == "ansi":
@@ -235,7 +257,7 @@ class GridTaskEnv(ParallelEnv):
         """Lay out walls, agents (``self.positions``) and task objects using ``self.np_random`` only."""
         raise NotImplementedError
 
-    def _apply(self, chosen: np.ndarray) -> tuple[float, np.ndarray]:
+    def _apply(self, chosen: list[int]) -> tuple[float, list[bool]]:
         """Apply the (legal) joint action; return the task's team reward and per-agent ``effective``."""
         raise NotImplementedError
 
@@ -249,16 +271,20 @@ class GridTaskEnv(ParallelEnv):
         """Task objects that block movement (items, closed doors)."""
         return False
 
-    def _interact_legal(self, i: int, action: int) -> bool:
-        """Legality of the task's own actions (index >= 5) for agent ``i``."""
-        return False
+    def _task_action_mask(self, i: int, cell: Cell) -> list[int]:
+        """Legality (0/1) of the task's own actions (index >= 5) for agent ``i`` standing on ``cell``."""
+        return []
 
-    def _planes(self) -> np.ndarray:
-        """``[C, H, W]`` float32 planes in [0, 1], one per name in ``CHANNELS``."""
+    def _static_planes(self) -> np.ndarray:
+        """``[C, H, W]`` float32: what does not change within an episode (walls, goals, locks)."""
         planes = np.zeros((len(self.CHANNELS), *self.shape), dtype=np.float32)
         planes[0] = self.walls
-        planes[1][tuple(self.positions.T)] = 1.0
         return planes
+
+    def _mark_dynamic(self, planes: np.ndarray, offset: int) -> None:
+        """Write what moves or changes (agents, items, doors) into ``planes`` at cell + ``offset``."""
+        for r, c in self.positions.tolist():
+            planes[1, r + offset, c + offset] = 1.0
 
     def _agent_features(self, i: int) -> list[float]:
         return []
@@ -272,11 +298,14 @@ class GridTaskEnv(ParallelEnv):
         return (("agents", tuple(map(tuple, self.positions.tolist()))),)
 
     # ----- helpers -------------------------------------------------------------------------
-    def _move(self, chosen: np.ndarray) -> np.ndarray:
+    def _move(self, chosen: list[int]) -> list[bool]:
         """Move agents whose chosen action is a move; agents contesting one cell all stay."""
-        targets = np.array([shifted(tuple(p), int(a)) for p, a in zip(self.positions.tolist(), chosen)], dtype=np.int64)
-        moved = resolve_moves(self.positions, targets)
-        self.positions[moved] = targets[moved]
+        cells = list(map(tuple, self.positions.tolist()))
+        targets = [shifted(cell, a) for cell, a in zip(cells, chosen)]
+        moved = resolve_moves(cells, targets)
+        for i, target in enumerate(targets):
+            if moved[i]:
+                self.positions[i] = target
         return moved
 
     def _parse(self, action: Any) -> int | None:
@@ -288,23 +317,35 @@ class GridTaskEnv(ParallelEnv):
             return int(action)
         return None
 
-    def _agent_vector(self, i: int) -> np.ndarray:
+    def _agent_vector(self, i: int) -> list[float]:
+        """Own row and col scaled to [0, 1], then the task's agent features."""
         h, w = self.shape
-        r, c = self.positions[i]
-        pos = [r / max(h - 1, 1), c / max(w - 1, 1)]
-        return np.array(pos + list(self._agent_features(i)), dtype=np.float32)
+        r, c = self.positions[i].tolist()
+        return [r / max(h - 1, 1), c / max(w - 1, 1), *self._agent_features(i)]
+
+    def _padded_planes(self) -> np.ndarray:
+        """``[C, H + 2r, W + 2r]``: all planes, padded by the view radius (outside reads as wall)."""
+        planes = self._static_padded.copy()
+        self._mark_dynamic(planes, self.view_radius)
+        return planes
 
     def _observations(self) -> dict[str, Any]:
         if self.obs_mode == "text":
             return {a: describe(self, a) for a in self.agents}
-        padded = pad_planes(self._planes(), self.view_radius)
-        one_hot = np.eye(self.n_agents, dtype=np.float32)
+        planes = self._padded_planes()
+        side = 2 * self.view_radius + 1
+        n_view = planes.shape[0] * side * side
         out = {}
         for agent in self.agents:
             i = self._index[agent]
+            r, c = self.positions[i].tolist()
             own = self._agent_vector(i)
-            window = view_window(padded, self.position(agent), self.view_radius).ravel()
-            out[agent] = np.concatenate([window, own[:2], one_hot[i], own[2:]]).astype(np.float32)
+            obs = np.zeros(self.obs_dim, dtype=np.float32)
+            obs[:n_view] = planes[:, r : r + side, c : c + side].ravel()
+            obs[n_view : n_view + 2] = own[:2]
+            obs[n_view + 2 + i] = 1.0
+            obs[n_view + 2 + self.n_agents :] = own[2:]
+            out[agent] = obs
         return out
 
     def _update_achieved(self) -> None:
@@ -315,10 +356,11 @@ class GridTaskEnv(ParallelEnv):
     def _infos(self) -> dict[str, dict[str, Any]]:
         anchor = self._anchor_state()
         won = self._won()
+        masks = self._masks
         return {
             agent: {
-                InfoKeys.ACTION_MASK: self.action_mask(agent),
-                InfoKeys.ADMISSIBLE_ACTIONS: self.legal_actions(agent),
+                InfoKeys.ACTION_MASK: masks[self._index[agent]],
+                InfoKeys.ADMISSIBLE_ACTIONS: _names(self.ACTIONS, masks[self._index[agent]]),
                 InfoKeys.ANCHOR_STATE: anchor,
                 InfoKeys.SUBGOALS: self._subgoals[agent],
                 InfoKeys.SUBGOALS_ACHIEVED: list(self._achieved[agent]),
@@ -328,6 +370,10 @@ class GridTaskEnv(ParallelEnv):
             }
             for agent in self.agents
         }
+
+
+def _names(actions: tuple[str, ...], mask: np.ndarray) -> list[str]:
+    return [name for name, ok in zip(actions, mask.tolist()) if ok]
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None) -> None:

@@ -11,7 +11,7 @@ from hiergym.types import Subgoal
 
 from ..common import INVALID_ACTION_PENALTY
 from .base import GridTaskEnv, _check_int
-from .grid import Cell, in_bounds, manhattan, neighbours, sample_cells
+from .grid import Cell, manhattan, neighbours, sample_cells
 from .render import FOOD_GLYPHS
 from .subgoals import load_item, next_to
 
@@ -97,6 +97,7 @@ class ForagingEnv(GridTaskEnv):
         self.food_levels: list[int] = []
         self.food_present = np.zeros(n_food, dtype=bool)
         self._loaders: list[tuple[str, ...]] = []
+        self._items_by_cell: dict[Cell, int] = {}
         self.max_food_level = max_player_level * min(n_agents, FOOD_LEVEL_SUM_OF)
         super().__init__(
             n_agents=n_agents,
@@ -114,10 +115,8 @@ class ForagingEnv(GridTaskEnv):
         return self._loaders[item]
 
     def item_at(self, cell: Cell) -> int | None:
-        for item, (c, present) in enumerate(zip(self.food_cells, self.food_present)):
-            if present and c == cell:
-                return item
-        return None
+        """Index of the item on ``cell``, None if there is none."""
+        return self._items_by_cell.get(cell)
 
     def status_text(self, agent: str) -> str:
         left = int(self.food_present.sum())
@@ -141,38 +140,46 @@ class ForagingEnv(GridTaskEnv):
             ]
             self.food_cells += sample_cells(rng, free, 1)
         low = top if self.force_coop else 1
-        self.food_levels = [int(v) for v in rng.integers(low, top + 1, size=self.n_food)]
-        self.food_present = np.ones(self.n_food, dtype=bool)
-        self._loaders = [()] * self.n_food
+        self._set_items(self.food_cells, [int(v) for v in rng.integers(low, top + 1, size=self.n_food)])
         self.task_text = (
             f"Load all {self.n_food} items. Agents next to an item that choose 'load' together load it "
             "if their levels add up to at least the item's level."
         )
 
-    def _apply(self, chosen: np.ndarray) -> tuple[float, np.ndarray]:
+    def _set_items(self, cells: list[Cell], levels: list[int]) -> None:
+        """Put items of ``levels`` on ``cells`` (all present, none loaded yet)."""
+        self.food_cells, self.food_levels = list(cells), list(levels)
+        self.food_present = np.ones(len(cells), dtype=bool)
+        self._loaders = [()] * len(cells)
+        self._items_by_cell = {cell: item for item, cell in enumerate(self.food_cells)}
+
+    def _apply(self, chosen: list[int]) -> tuple[float, list[bool]]:
         effective = self._move(chosen)
-        loading = {i for i in range(self.n_agents) if chosen[i] == LOAD}
-        reward = 0.0
-        total = float(sum(self.food_levels))
-        for item in np.flatnonzero(self.food_present):
+        loading = [i for i, a in enumerate(chosen) if a == LOAD]
+        if not loading:
+            return 0.0, effective
+        reward, total, levels = 0.0, float(sum(self.food_levels)), self.levels.tolist()
+        cells = list(map(tuple, self.positions.tolist()))
+        for item in sorted({self.item_at(n) for i in loading for n in neighbours(cells[i])} - {None}):
             cell = self.food_cells[item]
-            loaders = sorted(i for i in loading if manhattan(tuple(self.positions[i]), cell) == 1)
-            if loaders and int(self.levels[loaders].sum()) >= self.food_levels[item]:
+            loaders = [i for i in loading if manhattan(cells[i], cell) == 1]
+            if sum(levels[i] for i in loaders) >= self.food_levels[item]:
                 self.food_present[item] = False
+                del self._items_by_cell[cell]
                 self._loaders[item] = tuple(self.possible_agents[i] for i in loaders)
-                effective[loaders] = True
+                for i in loaders:
+                    effective[i] = True
                 reward += self.food_levels[item] / total
         return reward, effective
 
     def _won(self) -> bool:
-        return not self.food_present.any()
+        return not self._items_by_cell
 
     def _obstacle(self, cell: Cell) -> bool:
-        return self.item_at(cell) is not None
+        return cell in self._items_by_cell
 
-    def _interact_legal(self, i: int, action: int) -> bool:
-        here = tuple(self.positions[i])
-        return any(in_bounds(n, self.shape) and self.item_at(n) is not None for n in neighbours(here))
+    def _task_action_mask(self, i: int, cell: Cell) -> list[int]:
+        return [int(any(n in self._items_by_cell for n in neighbours(cell)))]
 
     def _make_subgoals(self, agent: str) -> list[Subgoal]:
         out = []
@@ -180,13 +187,12 @@ class ForagingEnv(GridTaskEnv):
             out += [next_to(f"near_item_{item}", cell, f"item {item}"), load_item(item, cell, level)]
         return out
 
-    def _planes(self) -> np.ndarray:
-        planes = super()._planes()
-        planes[2][tuple(self.positions.T)] = self.levels / self.max_player_level
-        for cell, level, present in zip(self.food_cells, self.food_levels, self.food_present):
-            if present:
-                planes[3][cell] = level / self.max_food_level
-        return planes
+    def _mark_dynamic(self, planes: np.ndarray, offset: int) -> None:
+        super()._mark_dynamic(planes, offset)
+        for (r, c), level in zip(self.positions.tolist(), self.levels.tolist()):
+            planes[2, r + offset, c + offset] = level / self.max_player_level
+        for (r, c), item in self._items_by_cell.items():
+            planes[3, r + offset, c + offset] = self.food_levels[item] / self.max_food_level
 
     def _agent_features(self, i: int) -> list[float]:
         return [float(self.levels[i]) / self.max_player_level]

@@ -104,7 +104,7 @@ class GoalGridEnv(GridTaskEnv):
         where = ", ".join(f"(row {r}, col {c})" for r, c in self.goals)
         self.task_text = f"All {self.n_goals} goal cells G must have an agent on them at the same time: {where}."
 
-    def _apply(self, chosen: np.ndarray) -> tuple[float, np.ndarray]:
+    def _apply(self, chosen: list[int]) -> tuple[float, list[bool]]:
         before = self._potential()
         moved = self._move(chosen)
         reward = SUCCESS_REWARD if self._won() else 0.0
@@ -124,9 +124,10 @@ class GoalGridEnv(GridTaskEnv):
     def _make_subgoals(self, agent: str) -> list[Subgoal]:
         return [reach_cell(f"goal_{j}", g, f"goal {j}") for j, g in enumerate(self.goals)]
 
-    def _planes(self) -> np.ndarray:
-        planes = super()._planes()
-        planes[2][tuple(np.array(self.goals).T)] = 1.0
+    def _static_planes(self) -> np.ndarray:
+        planes = super()._static_planes()
+        for g in self.goals:
+            planes[2][g] = 1.0
         return planes
 
     def _background(self) -> np.ndarray:

@@ -6,8 +6,8 @@ except through the ``np.random.Generator`` passed in.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -17,6 +17,8 @@ NOOP, UP, DOWN, LEFT, RIGHT = range(5)
 MOVE_ACTIONS = ("noop", "up", "down", "left", "right")
 """Action names of every grid env, by index; envs append their own (``load``, ``interact``)."""
 DELTAS: dict[int, Cell] = {UP: (-1, 0), DOWN: (1, 0), LEFT: (0, -1), RIGHT: (0, 1)}
+MOVE_OFFSETS: tuple[Cell, ...] = tuple(DELTAS[a] for a in (UP, DOWN, LEFT, RIGHT))
+"""Row/col offsets of actions 1-4, by ``action - 1``."""
 ACTION_ALIASES = {"stay": "noop", "wait": "noop", "north": "up", "south": "down", "west": "left", "east": "right"}
 """Other words a text agent may use for a move; mapped before the action name lookup."""
 
@@ -40,15 +42,14 @@ def manhattan(a: Cell, b: Cell) -> int:
     return abs(a[0] - b[0]) + abs(a[1] - b[1])
 
 
-def resolve_moves(positions: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Boolean ``[N]``: which agents move. Agents that want the same cell all stay (as in lbforaging).
+def resolve_moves(cells: Sequence[Cell], targets: Sequence[Cell]) -> list[bool]:
+    """Which agents move from ``cells`` to ``targets``. Agents that want one cell all stay (as lbforaging).
 
-    ``targets[i] == positions[i]`` for agents that do not move. Targets are assumed free of walls
-    and of agents that stand still (the action masks guarantee it).
+    ``targets[i] == cells[i]`` for agents that do not move, so a standing agent also blocks its
+    cell. Targets are assumed free of walls (the action masks guarantee it).
     """
-    wants = np.any(targets != positions, axis=1)
-    _, inverse, counts = np.unique(targets, axis=0, return_inverse=True, return_counts=True)
-    return wants & (counts[inverse.reshape(-1)] == 1)
+    counts = Counter(targets)
+    return [target != cell and counts[target] == 1 for cell, target in zip(cells, targets)]
 
 
 def pad_planes(planes: np.ndarray, radius: int, wall_channel: int = 0) -> np.ndarray:

@@ -118,9 +118,9 @@ class KeyDoorEnv(GridTaskEnv):
             f"then {RUNNER} goes through the door to the goal G. Use 'interact' to pick up and to unlock."
         )
 
-    def _apply(self, chosen: np.ndarray) -> tuple[float, np.ndarray]:
+    def _apply(self, chosen: list[int]) -> tuple[float, list[bool]]:
         effective = self._move(chosen)
-        for i in np.flatnonzero(chosen == INTERACT):
+        for i in (i for i, a in enumerate(chosen) if a == INTERACT):
             agent, here = self.possible_agents[i], tuple(self.positions[i].tolist())
             if here == self.key_cell:
                 self.key_cell, self.key_holder = None, agent
@@ -135,25 +135,28 @@ class KeyDoorEnv(GridTaskEnv):
     def _obstacle(self, cell: Cell) -> bool:
         return cell == self.door and not self.door_open
 
-    def _interact_legal(self, i: int, action: int) -> bool:
-        here = tuple(self.positions[i].tolist())
-        picks_up = here == self.key_cell
-        unlocks = here == self.lock and self.key_holder == self.possible_agents[i] and not self.door_open
-        return picks_up or unlocks
+    def _task_action_mask(self, i: int, cell: Cell) -> list[int]:
+        picks_up = cell == self.key_cell
+        unlocks = cell == self.lock and self.key_holder == self.possible_agents[i] and not self.door_open
+        return [int(picks_up or unlocks)]
 
     def _make_subgoals(self, agent: str) -> list[Subgoal]:
         if agent == FETCHER:
             return [get_key(self.key_cell), open_door(self.lock, self.door)]
         return [next_to("near_door", self.door, "the door"), reach_cell("reach_goal", self.goal, "the goal")]
 
-    def _planes(self) -> np.ndarray:
-        planes = super()._planes()
-        if self.key_cell is not None:
-            planes[2][self.key_cell] = 1.0
+    def _static_planes(self) -> np.ndarray:
+        planes = super()._static_planes()
         planes[3][self.lock] = 1.0
-        planes[4][self.door] = 0.0 if self.door_open else 1.0
         planes[5][self.goal] = 1.0
         return planes
+
+    def _mark_dynamic(self, planes: np.ndarray, offset: int) -> None:
+        super()._mark_dynamic(planes, offset)
+        if self.key_cell is not None:
+            planes[2, self.key_cell[0] + offset, self.key_cell[1] + offset] = 1.0
+        if not self.door_open:
+            planes[4, self.door[0] + offset, self.door[1] + offset] = 1.0
 
     def _agent_features(self, i: int) -> list[float]:
         return [float(self.key_holder == self.possible_agents[i] and not self.door_open)]
