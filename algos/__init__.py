@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from hiergym.algos.advantages import GiGPOParts, gigpo_advantages, gigpo_parts, grpo_advantages
+from hiergym.algos.advantages import GiGPOParts, gigpo_advantages, grpo_advantages
 from hiergym.algos.configs import GiGPOConfig, GRPOConfig, TrainerConfig
 from hiergym.algos.estimators import compute_advantages, gigpo_trajectory_parts
 from hiergym.algos.returns import discounted_returns, episode_returns
@@ -48,7 +48,6 @@ __all__ = [
     "discounted_returns",
     "episode_returns",
     "gigpo_advantages",
-    "gigpo_parts",
     "gigpo_trajectory_parts",
     "grpo_advantages",
     "kl_k3",

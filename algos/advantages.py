@@ -65,7 +65,7 @@ class GiGPOParts(NamedTuple):
     """``[N]`` how many turns share this turn's step group (1 = singleton, A^S = 0)."""
 
 
-def gigpo_parts(
+def gigpo_advantages(
     rewards: ArrayLike,
     episode_ids: ArrayLike,
     group_ids: ArrayLike,
@@ -75,12 +75,14 @@ def gigpo_parts(
     omega: float = 1.0,
     normalize_std: bool = True,
     eps: float = 1e-6,
-) -> GiGPOParts:
-    """GiGPO per-turn advantages and their parts. All inputs ``[N]``, one row per turn.
+    return_parts: bool = False,
+) -> np.ndarray | GiGPOParts:
+    """``[N]`` GiGPO advantage per turn, A = A^E + omega * A^S; all inputs ``[N]``, one row per turn.
 
     The turns of an episode are adjacent rows in time order; ``group_ids`` must be constant within
     an episode. The episode part is a z-score over *episodes* (each episode counts once, however
-    long), not over step rows.
+    long), not over step rows. ``return_parts=True`` returns ``GiGPOParts`` (total, A^E, A^S and
+    step-group sizes) for logging.
     """
     r = as_finite(rewards, "rewards")
     ep_codes, _ = factorize(episode_ids)
@@ -104,21 +106,6 @@ def gigpo_parts(
     step_groups = GroupStats(step_codes, n_steps)
     rtg = discounted_returns(r, ep_codes, gamma)
     a_step = group_zscore(rtg, step_groups, normalize_std=normalize_std, eps=eps)
-    return GiGPOParts(a_episode + omega * a_step, a_episode, a_step, step_groups.counts[step_codes])
+    parts = GiGPOParts(a_episode + omega * a_step, a_episode, a_step, step_groups.counts[step_codes])
+    return parts if return_parts else parts.total
 
-
-def gigpo_advantages(
-    rewards: ArrayLike,
-    episode_ids: ArrayLike,
-    group_ids: ArrayLike,
-    anchors: ArrayLike,
-    *,
-    gamma: float = 0.95,
-    omega: float = 1.0,
-    normalize_std: bool = True,
-    eps: float = 1e-6,
-) -> np.ndarray:
-    """``[N]`` GiGPO advantage per turn, A = A^E + omega * A^S (see ``gigpo_parts`` for the parts)."""
-    return gigpo_parts(
-        rewards, episode_ids, group_ids, anchors, gamma=gamma, omega=omega, normalize_std=normalize_std, eps=eps
-    ).total

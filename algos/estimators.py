@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hiergym.algos.advantages import GiGPOParts, gigpo_parts, grpo_advantages
+from hiergym.algos.advantages import GiGPOParts, gigpo_advantages, grpo_advantages
 from hiergym.algos.configs import AdvantageConfig, GiGPOConfig, GRPOConfig
 from hiergym.types import Trajectory, Turn
 
@@ -59,7 +59,7 @@ def gigpo_trajectory_parts(trajectories: Sequence[Trajectory], config: GiGPOConf
         dtype=np.int64,
         count=sum(lengths),
     )
-    return gigpo_parts(
+    return gigpo_advantages(
         rewards,
         episode_ids,
         groups.astype(np.int64),
@@ -68,6 +68,7 @@ def gigpo_trajectory_parts(trajectories: Sequence[Trajectory], config: GiGPOConf
         omega=config.omega,
         normalize_std=config.normalize_std,
         eps=config.eps,
+        return_parts=True,
     )
 
 

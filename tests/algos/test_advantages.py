@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiergym.algos import discounted_returns, episode_returns, gigpo_advantages, gigpo_parts, grpo_advantages
+from hiergym.algos import discounted_returns, episode_returns, gigpo_advantages, grpo_advantages
 from hiergym.algos import segments
 
 EPS = 1e-6
@@ -144,7 +144,7 @@ def test_gigpo_hand_computed():
     # Step group (g, C) = {ep0 t2: 1, ep1 t1: 1}: constant -> 0.   (h, A) is a singleton -> 0.
     s_a, s_b = 0.25 + EPS, math.sqrt(1 / 12) + EPS
     a_s = [0 / s_a, (1 / 3) / s_b, 0.0, 0.25 / s_a, 0.0, -0.25 / s_a, (-1 / 6) / s_b, (-1 / 6) / s_b, 0.0]
-    parts = gigpo_parts(*_hand_case(), gamma=0.5, omega=0.5)
+    parts = gigpo_advantages(*_hand_case(), gamma=0.5, omega=0.5, return_parts=True)
     np.testing.assert_allclose(parts.episode, a_e, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(parts.step, a_s, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(parts.total, np.array(a_e) + 0.5 * np.array(a_s), rtol=1e-12)
@@ -155,14 +155,14 @@ def test_gigpo_hand_computed():
 def test_gigpo_episode_part_counts_each_episode_once():
     # verl-agent would average over step rows (the 3-turn episode weighing 3x); we z-score per episode:
     # returns 1 (one turn) and 0 (three turns) -> z = +-1/sqrt(2) / (std sqrt(0.5)) = +-0.7071 / 0.7071 = +-1
-    parts = gigpo_parts([1, 0, 0, 0], [0, 1, 1, 1], [0, 0, 0, 0], ["a", "b", "c", "d"])
+    parts = gigpo_advantages([1, 0, 0, 0], [0, 1, 1, 1], [0, 0, 0, 0], ["a", "b", "c", "d"], return_parts=True)
     s = math.sqrt(0.5) + EPS
     np.testing.assert_allclose(parts.episode, [0.5 / s, -0.5 / s, -0.5 / s, -0.5 / s])
 
 
 def test_gigpo_mean_only_normalisation():
     # normalize_std=False (verl-agent's "mean_norm"): episode part R - mean = 1 - 2/3, ...; step part G - mean
-    parts = gigpo_parts(*_hand_case(), gamma=0.5, omega=1.0, normalize_std=False)
+    parts = gigpo_advantages(*_hand_case(), gamma=0.5, omega=1.0, normalize_std=False, return_parts=True)
     np.testing.assert_allclose(parts.episode[:3], [1 / 3] * 3)
     np.testing.assert_allclose(parts.step[:2], [0.25 - 0.25, 0.5 - 1 / 6])
 
