@@ -126,11 +126,15 @@ class HouseholdGenerator:
         self.split = split
         self.rooms_for = {}
         for t in self.task_types:
-            fitting = [r for r in rooms if room_supports(r, t) and self._size_fits(r)]
+            hosts = [r for r in rooms if room_supports(r, t)]
+            if not hosts:
+                able = [r for r in ROOMS if room_supports(r, t)]
+                raise EnvSpecError("rooms", tuple(rooms), f"task type {t!r} needs one of the rooms {able}")
+            fitting = [r for r in hosts if self._size_fits(r)]
             if not fitting:
-                sizes = {r: receptacle_range(r) for r in rooms if room_supports(r, t)}
+                sizes = {r: receptacle_range(r) for r in hosts}
                 raise EnvSpecError(
-                    "num_receptacles", num_receptacles, f"task type {t!r} needs rooms with these ranges: {sizes}"
+                    "num_receptacles", num_receptacles, f"task type {t!r} in rooms with these (min, max) counts: {sizes}"
                 )
             self.rooms_for[t] = fitting
 

@@ -181,6 +181,8 @@ def test_splits_are_disjoint():
         ({"num_receptacles": 3}, "num_receptacles"),
         ({"task_types": ["pick_heat_then_place"], "num_receptacles": 6}, "num_receptacles"),
         ({"render_mode": "human"}, "render_mode"),
+        ({"task_types": ["pick_heat_then_place"], "rooms": ["bedroom"]}, "rooms"),
+        ({"num_distractors": 101}, "num_distractors"),
     ],
 )
 def test_bad_config_names_the_field(kwargs, field):
