@@ -131,8 +131,9 @@ class HouseholdEnv(gym.Env[str, str]):
         if self.world is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         command = normalize_command(action)
-        if command is None or self._won:
-            outcome_text, flags = NOTHING_HAPPENS, action_flags(format_ok=False, admissible=False, effective=False)
+        if command is None or self._won:  # not text, or the episode is already won
+            outcome_text = NOTHING_HAPPENS
+            flags = action_flags(format_ok=command is not None, admissible=False, effective=False)
         else:
             outcome = self.world.step(command)
             outcome_text = outcome.feedback
@@ -146,8 +147,7 @@ class HouseholdEnv(gym.Env[str, str]):
             if not self._won and self.task.won(self.world):
                 self._won = True
                 reward += self.success_reward
-        # feedback is built from catalogue names (printable ASCII); clip only if that ever breaks
-        self._last_obs = outcome_text if outcome_text.isascii() and outcome_text.isprintable() and len(outcome_text) <= MAX_OBS_CHARS else clip_text(outcome_text)
+        self._last_obs = _as_observation(outcome_text)
         truncated = self._steps >= self.max_steps and not self._won
         return self._last_obs, reward, self._won, truncated, self._info(flags)
 
@@ -176,6 +176,13 @@ class HouseholdEnv(gym.Env[str, str]):
             InfoKeys.OPTIMAL_LENGTH: self._optimal_length,
             **flags,
         }
+
+
+def _as_observation(text: str) -> str:
+    """``clip_text`` with a fast path: feedback is built from catalogue names, so it is almost always in the space."""
+    if text.isascii() and text.isprintable() and len(text) <= MAX_OBS_CHARS:
+        return text
+    return clip_text(text)
 
 
 def _check_choices(field: str, values: tuple, allowed: tuple) -> None:
