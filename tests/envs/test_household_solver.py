@@ -104,3 +104,22 @@ def test_expert_plan_wins_with_subgoals_in_order(task_type):
             assert terminated == (i == len(plan) - 1) and not truncated
         assert info["won"] and total == pytest.approx(1.0)
         assert info["subgoals_achieved"] == [sg.id for sg in info["subgoals"]], (env.task, plan)
+
+
+def test_expert_trajectories_are_successful_serialisable_records(tmp_path):
+    import gymnasium as gym
+
+    import hiergym  # noqa: F401
+    from hiergym.envs.household import expert_trajectory
+    from hiergym.types import Trajectory, load_jsonl, save_jsonl
+
+    env = gym.make("hiergym/Household-PickTwo-v0")
+    trajs = [expert_trajectory(env, seed) for seed in range(3)]
+    for seed, t in enumerate(trajs):
+        assert t.success and t.episode_return == pytest.approx(1.0) and t.group_id == f"hiergym/Household-PickTwo-v0:{seed}"
+        assert t.turns[0].observation.startswith("-= Welcome to TextWorld, ALFRED! =-")
+        assert [turn.subgoal for turn in t.turns if turn.subgoal_done] == ["find_1", "take_1", "put_1", "find_2", "take_2", "put_2"]
+        assert t.turns[-1].terminated and all(turn.action_valid for turn in t.turns)
+    path = save_jsonl(trajs, tmp_path / "demos.jsonl")
+    assert load_jsonl(path) == trajs
+    assert isinstance(Trajectory.from_dict(trajs[0].to_dict()), Trajectory)
