@@ -54,6 +54,12 @@ def kind_of(name: str) -> str:
     return name.rpartition(" ")[0]
 
 
+def name_order(name: str) -> tuple[str, int]:
+    """Sort key that puts ``apple 2`` before ``apple 10``."""
+    kind, _, number = name.rpartition(" ")
+    return kind, int(number) if number.isdigit() else -1
+
+
 def _name(kind: str, number: str) -> str | None:
     return f"{kind} {number}" if number.isdigit() else None
 
@@ -109,7 +115,7 @@ class World:
             raise ValueError(f"placement uses receptacles {unknown} that are not in the layout")
         self.loc_of: dict[str, int] = dict(receptacles)
         self.fixed = frozenset(fixed)  # objects that cannot be picked up (lamps)
-        self.where: dict[str, str | None] = {o: placement[o] for o in sorted(placement)}
+        self.where: dict[str, str | None] = {o: placement[o] for o in sorted(placement, key=name_order)}
         self.contents: dict[str, set[str]] = {r: set() for r in self.loc_of}
         for o, r in self.where.items():
             self.contents[r].add(o)
@@ -136,7 +142,7 @@ class World:
         r = self.location
         if r is None or not self.visible(r):
             return []
-        return sorted(self.contents[r])
+        return sorted(self.contents[r], key=name_order)
 
     def anchor(self) -> tuple:
         """Canonical, hashable true state; independent of the order of the commands that led here."""
@@ -165,8 +171,8 @@ class World:
         if r in self.openable:
             if r not in self.opened:
                 return f"The {r} is closed."
-            return f"The {r} is open. In it, you see {list_items(sorted(self.contents[r]))}."
-        return f"On the {r}, you see {list_items(sorted(self.contents[r]))}."
+            return f"The {r} is open. In it, you see {list_items(sorted(self.contents[r], key=name_order))}."
+        return f"On the {r}, you see {list_items(sorted(self.contents[r], key=name_order))}."
 
     # ----- admissible commands -------------------------------------------------------------
     def admissible_commands(self) -> list[str]:

@@ -178,3 +178,8 @@ def test_copy_is_independent():
 def test_placement_in_unknown_receptacle_is_rejected():
     with pytest.raises(ValueError, match="garage 1"):
         World(RECEPTACLES, {"apple 1": "garage 1"})
+
+
+def test_contents_are_listed_in_natural_number_order():
+    w = World({"countertop 1": 1}, {f"apple {i}": "countertop 1" for i in (10, 2, 1)})
+    assert w.describe("countertop 1") == "On the countertop 1, you see a apple 1, a apple 2, and a apple 10."
