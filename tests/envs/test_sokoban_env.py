@@ -248,3 +248,24 @@ def test_play_cli_with_injected_terminal():
     assert any(UNKNOWN_COMMAND in line for line in lines)
     invalid_penalty = -0.1
     assert total == pytest.approx(invalid_penalty - 0.1 * len(env.unwrapped.solution) + 1.0 + 10.0)
+
+
+def test_reachable_through_gymnasium_module_prefix():
+    env = gym.make("hiergym:hiergym/Sokoban-6x6-1box-v0")
+    _, info = env.reset(seed=0)
+    assert info[InfoKeys.OPTIMAL_LENGTH] >= 1
+
+
+def test_text_and_rgb_modes_never_import_pygame():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gymnasium as gym, hiergym\n"
+        "for mode in ('text', 'rgb'):\n"
+        "    env = gym.make('hiergym/Sokoban-v0', obs_mode=mode, render_mode='rgb_array')\n"
+        "    env.reset(seed=0); env.step('up'); env.render(); env.close()\n"
+        "print('pygame' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
