@@ -144,12 +144,17 @@ class GridTaskEnv(ParallelEnv):
         A move is legal into a free cell no agent stands on; task actions ask ``_task_action_mask``.
         Plain Python on purpose: for a handful of agents it is several times faster than numpy.
         """
+        h, w = self.shape
+        walls, obstacle = self._wall_rows, self._obstacle
         cells = list(map(tuple, self.positions.tolist()))
         occupied = set(cells)
         rows = []
         for i, (r, c) in enumerate(cells):
-            moves = [(r + dr, c + dc) for dr, dc in MOVE_OFFSETS]
-            rows.append([1, *(int(t not in occupied and not self.blocked(t)) for t in moves), *self._task_action_mask(i, (r, c))])
+            row = [1]
+            for dr, dc in MOVE_OFFSETS:
+                t = (r + dr, c + dc)
+                row.append(0 <= t[0] < h and 0 <= t[1] < w and t not in occupied and not walls[t[0]][t[1]] and not obstacle(t))
+            rows.append(row + self._task_action_mask(i, (r, c)))
         return np.array(rows, dtype=np.int8)
 
     def action_mask(self, agent: str) -> np.ndarray:
@@ -313,7 +318,7 @@ class GridTaskEnv(ParallelEnv):
             command = normalize_command(action)
             command = ACTION_ALIASES.get(command, command)
             return self.ACTIONS.index(command) if command in self.ACTIONS else None
-        if isinstance(action, numbers.Integral) and 0 <= int(action) < len(self.ACTIONS):
+        if isinstance(action, (int, np.integer)) and 0 <= action < len(self.ACTIONS):
             return int(action)
         return None
 
