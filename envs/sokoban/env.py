@@ -112,8 +112,8 @@ class SokobanEnv(gym.Env):
     **Arguments**: ``dim_room`` (rows, cols) including the wall ring, 5..20 each;
     ``num_boxes`` 1..min(6, inner cells / 4); ``max_steps`` > 0; ``obs_mode`` text|rgb;
     ``render_mode`` ansi|rgb_array|human|None; ``invalid_action_penalty`` (default -0.1);
-    ``reverse_steps`` (reverse-play walk length, default 4 * (rows + cols); longer walks give
-    harder levels).
+    ``reverse_steps`` (reverse-play walk length, default 2 * (rows + cols) * (num_boxes + 1);
+    longer walks give harder levels).
 
     **Version history**: v0: first version.
     """

@@ -30,14 +30,16 @@ TURN_PROBABILITY = 0.35
 Keeping a direction for a few steps lets the reverse-play player pull a box along a corridor
 instead of jiggling it back and forth, which gives levels with longer solutions."""
 
-REVERSE_STEPS_FACTOR = 4
-"""Reverse play takes ``REVERSE_STEPS_FACTOR * (rows + cols)`` player steps by default."""
+REVERSE_STEPS_FACTOR = 2
+"""Reverse play takes ``REVERSE_STEPS_FACTOR * (rows + cols) * (num_boxes + 1)`` steps by default."""
 
 PULL_PROBABILITY = 0.75
 """Chance that the player pulls the box behind it when it steps away from one."""
 
-REVERSE_WALKS = 8
-"""Independent reverse-play walks per candidate room; the highest-scoring end position is used."""
+REVERSE_WALKS_FACTOR = 4
+"""``REVERSE_WALKS_FACTOR * (num_boxes + 1)`` reverse-play walks per candidate room; the
+highest-scoring end position is used. More boxes get more and longer walks, so bigger presets
+get harder levels while a 1-box room stays easy."""
 
 MAX_SOLVER_EXPANSIONS = 4000
 """Push states the solver may expand on one candidate before it is rejected as too slow."""
@@ -168,8 +170,9 @@ def reverse_play(walls: np.ndarray, targets: list[Pos], player: Pos, plan: WalkP
 def _best_of_walks(
     rng: np.random.Generator, walls: np.ndarray, targets: list[Pos], player: Pos, n_steps: int
 ) -> tuple[tuple[Pos, ...], Pos]:
-    """Run ``REVERSE_WALKS`` reverse-play walks from the solved position and keep the best end."""
-    walks = [reverse_play(walls, targets, player, plan) for plan in WalkPlan.draw(rng, REVERSE_WALKS, n_steps)]
+    """Run ``REVERSE_WALKS_FACTOR * (boxes + 1)`` reverse walks from the solved position; keep the best end."""
+    n_walks = REVERSE_WALKS_FACTOR * (len(targets) + 1)
+    walks = [reverse_play(walls, targets, player, plan) for plan in WalkPlan.draw(rng, n_walks, n_steps)]
     return max(walks, key=lambda w: w[2])[:2]
 
 
@@ -188,7 +191,8 @@ def generate_level(
 ) -> GeneratedLevel:
     """Draw candidates from ``rng`` until one needs at least one push and the solver solves it."""
     rows, cols = dim_room
-    n_reverse = REVERSE_STEPS_FACTOR * (rows + cols) if reverse_steps is None else reverse_steps
+    if reverse_steps is None:
+        reverse_steps = REVERSE_STEPS_FACTOR * (rows + cols) * (num_boxes + 1)
     min_floor = max(num_boxes + 1 + MIN_SPARE_FLOOR, MIN_FLOOR_FRACTION * (rows - 2) * (cols - 2))
     for attempt in range(1, MAX_ATTEMPTS + 1):
         walls = carve_room(rng, dim_room)
@@ -198,7 +202,7 @@ def generate_level(
         picks = rng.choice(len(floor_cells), size=num_boxes + 1, replace=False)
         player = (int(floor_cells[picks[0]][0]), int(floor_cells[picks[0]][1]))
         targets = [(int(r), int(c)) for r, c in floor_cells[picks[1:]]]
-        boxes, player = _best_of_walks(rng, walls, targets, player, n_reverse)
+        boxes, player = _best_of_walks(rng, walls, targets, player, reverse_steps)
         level = Level(walls=walls, targets=tuple(targets), boxes=boxes, player=player)
         if level.solved:
             continue
