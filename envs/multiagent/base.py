@@ -35,12 +35,18 @@ from .render import PygameWindow, agent_glyph, render_ansi, render_rgb
 from .text import describe
 
 OBS_MODES = ("vector", "text")
+DEFAULT_VIEW_RADIUS = 2
 RENDER_FPS = 5
 MAX_AGENTS = 10
 
 
 class GridTaskEnv(ParallelEnv):
-    """Base class of the grid tasks; not registered itself. See the module docstring for the contract."""
+    """Base class of the grid tasks; not registered itself. See the module docstring for the contract.
+
+    Options every task accepts as keywords (``**grid_options`` in the task classes):
+    ``view_radius`` (2; the observed square is ``2 r + 1`` cells wide), ``obs_mode`` (vector | text),
+    ``render_mode`` (ansi | rgb_array | human), ``invalid_action_penalty`` (-0.1).
+    """
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "grid_task_v0",
@@ -60,8 +66,8 @@ class GridTaskEnv(ParallelEnv):
         *,
         n_agents: int,
         shape: tuple[int, int],
-        view_radius: int,
         max_cycles: int,
+        view_radius: int = DEFAULT_VIEW_RADIUS,
         obs_mode: str = "vector",
         render_mode: str | None = None,
         invalid_action_penalty: float = INVALID_ACTION_PENALTY,

@@ -9,7 +9,6 @@ import numpy as np
 from hiergym.error import EnvSpecError
 from hiergym.types import Subgoal
 
-from ..common import INVALID_ACTION_PENALTY
 from .base import GridTaskEnv, _check_int
 from .grid import Cell, manhattan, neighbours, sample_cells
 from .render import FOOD_GLYPHS
@@ -77,11 +76,8 @@ class ForagingEnv(GridTaskEnv):
         size: int = 8,
         max_player_level: int = 2,
         force_coop: bool = False,
-        view_radius: int = 2,
         max_cycles: int = 50,
-        obs_mode: str = "vector",
-        render_mode: str | None = None,
-        invalid_action_penalty: float = INVALID_ACTION_PENALTY,
+        **grid_options: Any,
     ):
         _check_int("size", size, MIN_SIZE, None)
         _check_int("n_food", n_food, 1, None)
@@ -99,15 +95,7 @@ class ForagingEnv(GridTaskEnv):
         self._loaders: list[tuple[str, ...]] = []
         self._items_by_cell: dict[Cell, int] = {}
         self.max_food_level = max_player_level * min(n_agents, FOOD_LEVEL_SUM_OF)
-        super().__init__(
-            n_agents=n_agents,
-            shape=(size, size),
-            view_radius=view_radius,
-            max_cycles=max_cycles,
-            obs_mode=obs_mode,
-            render_mode=render_mode,
-            invalid_action_penalty=invalid_action_penalty,
-        )
+        super().__init__(n_agents=n_agents, shape=(size, size), max_cycles=max_cycles, **grid_options)
 
     # ----- public state accessors --------------------------------------------------------
     def loaders_of(self, item: int) -> tuple[str, ...]:

@@ -9,7 +9,6 @@ import numpy as np
 from hiergym.error import EnvSpecError
 from hiergym.types import Subgoal
 
-from ..common import INVALID_ACTION_PENALTY
 from .base import GridTaskEnv, _check_int
 from .grid import manhattan, sample_cells
 from .subgoals import reach_cell
@@ -65,12 +64,9 @@ class GoalGridEnv(GridTaskEnv):
         n_agents: int = 2,
         n_goals: int = 2,
         size: int = 7,
-        view_radius: int = 2,
         max_cycles: int = 50,
         reward_mode: str = "sparse",
-        obs_mode: str = "vector",
-        render_mode: str | None = None,
-        invalid_action_penalty: float = INVALID_ACTION_PENALTY,
+        **grid_options: Any,
     ):
         _check_int("size", size, MIN_SIZE, None)
         _check_int("n_goals", n_goals, 1, n_agents if isinstance(n_agents, int) else None)
@@ -81,15 +77,7 @@ class GoalGridEnv(GridTaskEnv):
         self.n_goals = n_goals
         self.reward_mode = reward_mode
         self.goals: list[tuple[int, int]] = []
-        super().__init__(
-            n_agents=n_agents,
-            shape=(size, size),
-            view_radius=view_radius,
-            max_cycles=max_cycles,
-            obs_mode=obs_mode,
-            render_mode=render_mode,
-            invalid_action_penalty=invalid_action_penalty,
-        )
+        super().__init__(n_agents=n_agents, shape=(size, size), max_cycles=max_cycles, **grid_options)
 
     def covered(self) -> list[bool]:
         """Per goal: an agent stands on it."""

@@ -8,7 +8,6 @@ import numpy as np
 
 from hiergym.types import Subgoal
 
-from ..common import INVALID_ACTION_PENALTY
 from .base import GridTaskEnv, _check_int
 from .grid import Cell, sample_cells
 from .subgoals import get_key, next_to, open_door, reach_cell
@@ -68,11 +67,8 @@ class KeyDoorEnv(GridTaskEnv):
     def __init__(
         self,
         size: int = 9,
-        view_radius: int = 2,
         max_cycles: int = 100,
-        obs_mode: str = "vector",
-        render_mode: str | None = None,
-        invalid_action_penalty: float = INVALID_ACTION_PENALTY,
+        **grid_options: Any,
     ):
         _check_int("size", size, MIN_SIZE, None)
         self.key_cell: Cell | None = None
@@ -81,15 +77,7 @@ class KeyDoorEnv(GridTaskEnv):
         self.door: Cell = (0, 0)
         self.goal: Cell = (0, 0)
         self.door_open = False
-        super().__init__(
-            n_agents=N_AGENTS,
-            shape=(size, size),
-            view_radius=view_radius,
-            max_cycles=max_cycles,
-            obs_mode=obs_mode,
-            render_mode=render_mode,
-            invalid_action_penalty=invalid_action_penalty,
-        )
+        super().__init__(n_agents=N_AGENTS, shape=(size, size), max_cycles=max_cycles, **grid_options)
 
     def status_text(self, agent: str) -> str:
         held = "You hold the key." if self.key_holder == agent and not self.door_open else "You hold no key."
