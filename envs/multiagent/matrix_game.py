@@ -26,6 +26,7 @@ PAYOFF_2A = np.full((NUM_ACTIONS, NUM_ACTIONS), 7.0, dtype=np.float32)
 PAYOFF_2B = np.array([[0.0, 1.0], [1.0, 8.0]], dtype=np.float32)
 """Matrix 2B: rows are agent 1's action, columns agent 2's; only (1, 1) pays the optimum 8."""
 OPTIMAL_RETURN = 8.0
+EPISODE_LENGTH = 2
 
 
 class TwoStepMatrixGame(ParallelEnv):
@@ -53,6 +54,8 @@ class TwoStepMatrixGame(ParallelEnv):
     """
 
     metadata = {"name": "two_step_matrix_game_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    max_cycles = EPISODE_LENGTH
+    """Every episode lasts exactly two steps (read by runners that size buffers by ``max_cycles``)."""
 
     def __init__(self, render_mode: str | None = None):
         self.possible_agents = ["agent_0", "agent_1"]
