@@ -19,11 +19,11 @@ def list_envs() -> None:
     from hiergym.registration import all_entries
 
     table = Table(title="hiergym environments")
-    table.add_column("id")
-    table.add_column("kind")
-    table.add_column("description")
+    table.add_column("id", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("description", ratio=1)
     for e in all_entries():
-        table.add_row(e.id, "parallel (PettingZoo)" if e.multi_agent else "gymnasium", e.description)
+        table.add_row(e.id, "pettingzoo" if e.multi_agent else "gymnasium", e.description)
     Console().print(table)
 
 
