@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hiergym.algos.returns import discounted_returns
+from hiergym.algos.returns import discounted_returns_by_segment
 from hiergym.algos.segments import GroupStats, factorize, factorize_pairs, group_zscore, segment_starts
 
 ArrayLike = Sequence | np.ndarray
@@ -86,25 +86,26 @@ def gigpo_advantages(
     """
     r = as_finite(rewards, "rewards")
     ep_codes, _ = factorize(episode_ids)
-    group_codes, _ = factorize(group_ids)
+    groups = np.asarray(group_ids)
     anchor_codes, n_anchors = factorize(anchors)
-    if not (r.shape == ep_codes.shape == group_codes.shape == anchor_codes.shape):
+    if not (r.shape == ep_codes.shape == groups.shape == anchor_codes.shape):
         raise ValueError(
-            f"rewards {r.shape}, episode_ids {ep_codes.shape}, group_ids {group_codes.shape} and anchors "
+            f"rewards {r.shape}, episode_ids {ep_codes.shape}, group_ids {groups.shape} and anchors "
             f"{anchor_codes.shape} must all have one entry per turn"
         )
     starts = segment_starts(ep_codes)
     lengths = np.diff(np.r_[starts, r.size])
-    episode_group = group_codes[starts]
-    if not np.array_equal(np.repeat(episode_group, lengths), group_codes):
+    if not np.array_equal(np.repeat(groups[starts], lengths), groups):
         raise ValueError("group_ids must be constant within an episode (one task group per episode)")
+    episode_group, _ = factorize(groups[starts])  # one key per episode, not per turn
+    group_codes = np.repeat(episode_group, lengths)
     episode_return = np.add.reduceat(r, starts) if r.size else r
     a_episode = np.repeat(
         grpo_advantages(episode_return, episode_group, normalize_std=normalize_std, eps=eps), lengths
     )
     step_codes, n_steps = factorize_pairs(group_codes, anchor_codes, n_anchors)
     step_groups = GroupStats(step_codes, n_steps)
-    rtg = discounted_returns(r, ep_codes, gamma)
+    rtg = discounted_returns_by_segment(r, starts, gamma)
     a_step = group_zscore(rtg, step_groups, normalize_std=normalize_std, eps=eps)
     parts = GiGPOParts(a_episode + omega * a_step, a_episode, a_step, step_groups.counts[step_codes])
     return parts if return_parts else parts.total

@@ -23,15 +23,20 @@ def discounted_returns(rewards: Sequence[float] | np.ndarray, episode_ids: Seque
     formed, so long episodes never overflow; with gamma < 1 the carried value is bounded by
     max|r| / (1 - gamma), so the subtraction keeps float64 precision.
     """
-    if not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma={gamma!r} must lie in [0, 1]")
     r = np.asarray(rewards, dtype=np.float64)
     codes, _ = factorize(episode_ids)
     if codes.shape != r.shape:
         raise ValueError(f"rewards has shape {r.shape} but episode_ids has shape {codes.shape}; need one id per turn")
+    return discounted_returns_by_segment(r, segment_starts(codes), gamma)
+
+
+def discounted_returns_by_segment(rewards: np.ndarray, starts: np.ndarray, gamma: float) -> np.ndarray:
+    """``discounted_returns`` for float64 ``rewards[N]`` whose episodes begin at the sorted rows ``starts``."""
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma={gamma!r} must lie in [0, 1]")
+    r = rewards
     if r.size == 0:
         return r.copy()
-    starts = segment_starts(codes)
     ends = np.r_[starts[1:], r.size]  # exclusive end of each episode, in forward order
     rev = lfilter([1.0], [1.0, -gamma], r[::-1])
     # In reversed order an episode starts at N - end; the row before it (in reversed order) is the

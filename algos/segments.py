@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 _DENSE_RANGE_FACTOR = 4
 """Integer keys spanning at most this many times ``N`` values are factorised with a lookup table (no sort)."""
 
-_HASH_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime
-_HASH_OFFSET = np.uint64(0xCBF29CE484222325)  # FNV-1a 64-bit offset basis
+_HASH_SEED = 0x5EED
+"""Seed of the fixed string-hash multipliers (codes never depend on the process, unlike ``hash()``)."""
 _CHUNK_ROWS = 1 << 15
 """Rows hashed/compared per chunk, so a chunk's strings stay in cache while we loop over their words."""
 
@@ -26,9 +27,9 @@ def factorize(keys: Sequence | np.ndarray) -> tuple[np.ndarray, int]:
     """Map a key column to dense codes ``0..G-1`` (equal keys, equal codes). Returns ``(codes[N], G)``.
 
     Integers use a lookup table when their range is small, else ``np.unique``. Strings are hashed
-    column-wise (vectorised FNV-1a over code points), factorised as uint64 and then verified
-    exactly against the strings; on a hash collision we fall back to ``np.unique`` on the strings,
-    so the result is always exact. Codes are not necessarily in sorted-key order.
+    to uint64 (vectorised over rows), factorised, then every row is compared with its hash group's
+    first row; rows that collided get exact codes of their own, so the result is always exact.
+    Codes are not necessarily in sorted-key order.
     """
     arr = np.asarray(keys)
     if arr.ndim != 1:
@@ -57,42 +58,51 @@ def _factorize_ints(arr: np.ndarray) -> tuple[np.ndarray, int]:
         present[arr - lo] = 1
         table = np.cumsum(present) - 1
         return table[arr - lo], int(table[-1]) + 1
+    uniq, codes = _unique_inverse(arr)
+    return codes, int(uniq.size)
+
+
+def _unique_inverse(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(arr, return_inverse=True)`` with the inverse as a flat int64 vector."""
     uniq, codes = np.unique(arr, return_inverse=True)
-    return codes.reshape(-1).astype(np.int64), int(uniq.size)
+    return uniq, codes.reshape(-1).astype(np.int64)
 
 
 def _word_view(arr: np.ndarray) -> np.ndarray:
-    """``[N, W]`` the raw bytes of fixed-width strings as the widest machine words that tile them."""
-    size = arr.dtype.itemsize
-    word = np.uint64 if size % 8 == 0 else np.uint32 if size % 4 == 0 else np.uint8
-    return np.ascontiguousarray(arr).view(word).reshape(arr.size, -1)
+    """``[N, W]`` the raw bytes of fixed-width strings as uint64 words (widened with zero padding if needed)."""
+    unit = 4 if arr.dtype.kind == "U" else 1
+    chars = -(-arr.dtype.itemsize // 8) * 8 // unit
+    if chars * unit != arr.dtype.itemsize:
+        arr = arr.astype(f"{arr.dtype.kind}{chars}")
+    return np.ascontiguousarray(arr).view(np.uint64).reshape(arr.size, -1)
 
 
 def _string_hashes(words: np.ndarray) -> np.ndarray:
-    """64-bit FNV-1a style hash of each row of ``words``; rows in cache-sized chunks, loop over words only."""
-    h = np.full(words.shape[0], _HASH_OFFSET, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for lo in range(0, words.shape[0], _CHUNK_ROWS):
-            chunk, out = words[lo : lo + _CHUNK_ROWS], h[lo : lo + _CHUNK_ROWS]
-            for j in range(words.shape[1]):
-                out ^= chunk[:, j]
-                out *= _HASH_MULTIPLIER
-    return h
+    """``[N]`` uint64 hash of each row of ``words``: a dot product with fixed odd multipliers (wraps mod 2^64).
+
+    Fast (one pass, no temporaries) but weak for some inputs; ``_factorize_strings`` checks every
+    row against its hash group's first row and re-codes the rows that collided, so codes stay exact.
+    """
+    multipliers = np.random.default_rng(_HASH_SEED).integers(0, 2**63, size=words.shape[1], dtype=np.uint64)
+    return words @ (multipliers * np.uint64(2) + np.uint64(1))
 
 
 def _factorize_strings(arr: np.ndarray) -> tuple[np.ndarray, int]:
     words = _word_view(arr)
-    uniq, codes = np.unique(_string_hashes(words), return_inverse=True)
-    codes = codes.reshape(-1).astype(np.int64)
-    first = GroupStats(codes, int(uniq.size)).first_row()
-    same = all(
-        np.array_equal(words[first[codes[lo : lo + _CHUNK_ROWS]]], words[lo : lo + _CHUNK_ROWS])
+    uniq, codes = _unique_inverse(_string_hashes(words))
+    n = int(uniq.size)
+    first = GroupStats(codes, n).first_row()
+    collided = np.concatenate([
+        lo + np.flatnonzero((words[first[codes[lo : lo + _CHUNK_ROWS]]] != words[lo : lo + _CHUNK_ROWS]).any(axis=1))
         for lo in range(0, words.shape[0], _CHUNK_ROWS)
-    )
-    if same:
-        return codes, int(uniq.size)
-    _, codes = np.unique(arr, return_inverse=True)  # hash collision: exact (slower) path
-    return codes.reshape(-1).astype(np.int64), int(codes.max()) + 1
+    ])
+    if collided.size:
+        # A row that differs from its hash group's first row equals no first row at all (equal strings
+        # hash equally), so exact codes for just these rows, placed after the others, keep codes exact.
+        extra, extra_codes = np.unique(arr[collided], return_inverse=True)
+        codes[collided] = n + extra_codes.reshape(-1)
+        codes, n = _factorize_ints(codes)
+    return codes, n
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,7 @@ class GroupStats:
         codes, n = factorize(keys)
         return cls(codes, n)
 
-    @property
+    @cached_property
     def counts(self) -> np.ndarray:
         """``[G]`` rows per group."""
         return np.bincount(self.codes, minlength=self.n_groups)

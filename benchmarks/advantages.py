@@ -5,7 +5,8 @@
 Both implementations get the same synthetic batch (tasks x G rollouts, episodes of random
 length, anchors drawn from a small per-task state set so step groups really form) and must
 agree (``np.allclose``); the script prints the best-of-``repeats`` wall time of each and the
-ratio. The reference follows the paper's definition literally, one Python dict per grouping.
+ratio, once with string keys (task ids, 32-character anchor digests) and once with the integer
+codes ``compute_advantages`` passes (it codes keys while it flattens the trajectories). The reference follows the paper's definition literally, one Python dict per grouping.
 ``gigpo_loop_reference`` is also the oracle of the property tests in tests/algos.
 """
 
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hiergym.algos import gigpo_advantages
+from hiergym.algos.segments import factorize
 
 
 def _zscores(values_by_key: dict, normalize_std: bool, eps: float) -> dict:
@@ -115,21 +117,22 @@ def main() -> None:
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"GiGPO advantages, best of {args.repeats} (commit {commit or 'unknown'})")
-    print(f"| turns | episodes | vectorised (s) | dict loops (s) | speed-up | allclose |")
-    print("|---:|---:|---:|---:|---:|:---:|")
+    print("| turns | episodes | keys | vectorised (s) | dict loops (s) | speed-up | allclose |")
+    print("|---:|---:|:---|---:|---:|---:|:---:|")
     for n in args.sizes:
         rewards, episode_ids, group_ids, anchors = synthetic_batch(n)
-        as_lists = (rewards.tolist(), episode_ids.tolist(), group_ids.tolist(), anchors.tolist())
-        ours = gigpo_advantages(rewards, episode_ids, group_ids, anchors)
-        ref = gigpo_loop_reference(*as_lists)
-        same = np.allclose(ours, ref, rtol=1e-9, atol=1e-9)
-        t_ours = _best_time(lambda: gigpo_advantages(rewards, episode_ids, group_ids, anchors), args.repeats)
-        t_ref = _best_time(lambda: gigpo_loop_reference(*as_lists), args.repeats)
-        n_episodes = int(episode_ids[-1]) + 1
-        print(f"| {rewards.size:,} | {n_episodes:,} | {t_ours:.3f} | {t_ref:.3f} | {t_ref / t_ours:.1f}x | {same} |")
-        if not same:
-            raise SystemExit(f"mismatch at {n} turns: max abs diff {np.max(np.abs(ours - np.asarray(ref))):.3g}")
-
+        int_keys = (factorize(group_ids)[0], factorize(anchors)[0])  # what compute_advantages passes
+        for label, (groups, anchor_keys) in (("str", (group_ids, anchors)), ("int", int_keys)):
+            arrays = (rewards, episode_ids, groups, anchor_keys)
+            as_lists = tuple(x.tolist() for x in arrays)
+            ours = gigpo_advantages(*arrays)
+            same = np.allclose(ours, gigpo_loop_reference(*as_lists), rtol=1e-9, atol=1e-9)
+            t_ours = _best_time(lambda: gigpo_advantages(*arrays), args.repeats)
+            t_ref = _best_time(lambda: gigpo_loop_reference(*as_lists), args.repeats)
+            n_episodes = int(episode_ids[-1]) + 1
+            print(f"| {n:,} | {n_episodes:,} | {label} | {t_ours:.3f} | {t_ref:.3f} | {t_ref / t_ours:.1f}x | {same} |")
+            if not same:
+                raise SystemExit(f"mismatch at {n} turns ({label} keys)")
 
 if __name__ == "__main__":
     main()
