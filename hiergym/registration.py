@@ -9,6 +9,7 @@ our own small registry (and to PettingZoo's when it has one).
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,8 +75,84 @@ TEXT_GAMES += [
         )
     ),
 ]
+TEXT_GAMES += [
+    EnvEntry(
+        id="hiergym/TextWorld-v0",
+        entry_point="hiergym.envs.tw.env:TextWorldEnv",
+        description="TextWorld games made by its tw-make generator (kwargs challenge + its settings, or game_files), cached on disk",
+    ),
+    *(
+        EnvEntry(
+            id=f"hiergym/TextWorld-{name}-v0",
+            entry_point="hiergym.envs.tw.env:TextWorldEnv",
+            description=f"TextWorld {challenge} games ({', '.join(f'{k}={v}' for k, v in settings.items())})",
+            kwargs={"challenge": challenge, **settings},
+        )
+        for name, challenge, settings in (
+            ("Simple", "tw-simple", {"rewards": "dense", "goal": "detailed"}),
+            ("Cooking", "tw-cooking", {"recipe": 1, "take": 1, "go": 6, "open": True, "cook": True, "cut": True}),
+            ("TreasureHunter", "tw-treasure_hunter", {"level": 5}),
+            ("CoinCollector", "tw-coin_collector", {"level": 5}),
+        )
+    ),
+]
 WEB: list[EnvEntry] = []
+WEB += [
+    EnvEntry(
+        id="hiergym/WebShop-v0",
+        entry_point="hiergym.envs.webshop.env:WebShopEnv",
+        description="WebShop: search a generated 1k-product catalogue (SQLite FTS5/BM25), pick options, buy what the instruction asks",
+    ),
+    EnvEntry(
+        id="hiergym/WebShop-http-v0",
+        entry_point="hiergym.envs.webshop.http_env:WebShopHttpEnv",
+        description="WebShop over HTTP against `hiergym serve webshop` (base_url); starts a private 127.0.0.1 server when none is given",
+    ),
+]
 MULTI_AGENT: list[EnvEntry] = []
+MULTI_AGENT += [
+    EnvEntry(
+        id="hiergym/GoalGrid-v0",
+        entry_point="hiergym.envs.multiagent.goal_grid:GoalGridEnv",
+        description="N agents must cover M goal cells at once; sparse (or shaped) team reward",
+        multi_agent=True,
+    ),
+    EnvEntry(
+        id="hiergym/Foraging-v0",
+        entry_point="hiergym.envs.multiagent.foraging:ForagingEnv",
+        description="Level-based foraging: adjacent agents whose levels add up load items together",
+        multi_agent=True,
+    ),
+    EnvEntry(
+        id="hiergym/KeyDoor-v0",
+        entry_point="hiergym.envs.multiagent.key_door:KeyDoorEnv",
+        description="Hand-off: one agent fetches a key and unlocks the door the other must pass to the goal",
+        multi_agent=True,
+    ),
+    EnvEntry(
+        id="hiergym/TwoStepMatrix-v0",
+        entry_point="hiergym.envs.multiagent.matrix_game:TwoStepMatrixGame",
+        description="The QMIX paper's two-step cooperative matrix game (optimal return 8; VDN gets 7)",
+        multi_agent=True,
+    ),
+]
+
+
+def register_pettingzoo() -> None:
+    """Also put the multi-agent ids in PettingZoo's registry: ``pettingzoo.make("parallel", id)`` (idempotent).
+
+    Lazy because importing pettingzoo adds ~60 ms to ``import hiergym``: runs at ``import hiergym``
+    when pettingzoo is already loaded, else when ``hiergym.envs.multiagent`` is first imported.
+    """
+    import pettingzoo
+
+    for e in MULTI_AGENT:
+        if e.id not in pettingzoo.parallel_registry:
+            pettingzoo.register("parallel", e.id, entry_point=e.entry_point, kwargs=dict(e.kwargs))
+
+
+if "pettingzoo" in sys.modules:
+    register_pettingzoo()
 RESEARCH: list[EnvEntry] = []
 
 _FAMILIES = (SOKOBAN, TEXT_GAMES, WEB, MULTI_AGENT, RESEARCH)

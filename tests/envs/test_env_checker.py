@@ -16,6 +16,15 @@ from hiergym.registration import all_entries
 SINGLE = [e.id for e in all_entries() if not e.multi_agent]
 MULTI = [e.id for e in all_entries() if e.multi_agent]
 FAST_KWARGS: dict[str, dict] = {}
+FAST_KWARGS.update(  # TextWorld: one small game per id (the cache in conftest.py makes each once per session)
+    {
+        "hiergym/TextWorld-v0": {"num_games": 1},
+        "hiergym/TextWorld-Simple-v0": {"num_games": 1},
+        "hiergym/TextWorld-Cooking-v0": {"num_games": 1, "go": 1, "open": False, "cook": False, "cut": False},
+        "hiergym/TextWorld-TreasureHunter-v0": {"num_games": 1, "level": 1},
+        "hiergym/TextWorld-CoinCollector-v0": {"num_games": 1, "level": 1},
+    }
+)
 
 
 def _make(env_id):
