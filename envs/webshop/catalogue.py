@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 CATALOGUE_VERSION = 1
-"""Bump when generation changes, so cached databases keyed by (seed, n) are rebuilt."""
+"""Bump when generation changes (it seeds the generator and keys the cached databases)."""
 
 DEFAULT_NUM_PRODUCTS = 1000
 MIN_ATTRIBUTES, MAX_ATTRIBUTES = 2, 4

@@ -42,6 +42,8 @@ BM25_WEIGHTS = (10.0, 5.0, 1.0, 2.0, 4.0, 2.0)
 FTS_COLUMNS = "title, product_type, description, features, attributes, options"
 BUILD_BATCH = 5000
 CACHE_ENV_VAR = "HIERGYM_CACHE"
+STORE_FORMAT = 2
+"""Bump when the schema or index settings change, so cached database files are rebuilt."""
 
 _TERM_RE = re.compile(r"[^\W_]+")
 _SCHEMA = """
@@ -120,8 +122,10 @@ def build_database(conn: sqlite3.Connection, products: Iterable[Product], *, see
             f"INSERT INTO products_fts (rowid, {FTS_COLUMNS}) SELECT id, {FTS_COLUMNS} FROM products"
         )
         conn.executemany(
-            "INSERT INTO meta VALUES (?, ?)", [("seed", str(seed)), ("n", str(n)), ("version", str(CATALOGUE_VERSION))]
+            "INSERT INTO meta VALUES (?, ?)", [("seed", str(seed)), ("n", str(n)), ("version", f"{CATALOGUE_VERSION}.{STORE_FORMAT}")]
         )
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+    conn.execute("INSERT INTO products_fts(products_fts, rank) VALUES ('rank', ?)", (f"bm25({weights})",))
     conn.execute("INSERT INTO products_fts(products_fts) VALUES ('optimize')")
     conn.commit()
 
@@ -135,7 +139,7 @@ def default_cache_dir() -> Path:
 def cached_database_path(seed: int, n: int, cache_dir: str | Path | None = None) -> Path:
     """Path of the catalogue database for ``(seed, n)``; built atomically on first use."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f"catalogue-v{CATALOGUE_VERSION}-seed{seed}-n{n}.sqlite"
+    path = cache / f"catalogue-v{CATALOGUE_VERSION}.{STORE_FORMAT}-seed{seed}-n{n}.sqlite"
     if path.exists():
         return path
     cache.mkdir(parents=True, exist_ok=True)
@@ -191,18 +195,18 @@ class ProductStore:
         terms = list(dict.fromkeys(query_terms(query)))
         if not terms:
             return []
-        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        sql = (
-            f"SELECT p.asin FROM products_fts f JOIN products p ON p.id = f.rowid "
-            f"WHERE products_fts MATCH ? ORDER BY bm25(products_fts, {weights}), p.id LIMIT ?"
-        )
+        # ORDER BY rank (BM25 with our column weights, configured at build time) lets FTS5 keep
+        # only the top `limit` rows; products are joined after the LIMIT, not for every match.
+        sql = "SELECT rowid FROM products_fts WHERE products_fts MATCH ? ORDER BY rank LIMIT ?"
         with self._lock:
-            found = [r[0] for r in self._conn.execute(sql, (fts_expression(terms, operator="AND"), limit))]
-            if len(found) < limit and len(terms) > 1:
-                extra = self._conn.execute(sql, (fts_expression(terms, operator="OR"), limit + len(found)))
-                seen = set(found)
-                found += [r[0] for r in extra if r[0] not in seen][: limit - len(found)]
-        return found
+            ids = [r[0] for r in self._conn.execute(sql, (fts_expression(terms, operator="AND"), limit))]
+            if len(ids) < limit and len(terms) > 1:
+                extra = self._conn.execute(sql, (fts_expression(terms, operator="OR"), limit + len(ids)))
+                seen = set(ids)
+                ids += [r[0] for r in extra if r[0] not in seen][: limit - len(ids)]
+            marks = ",".join("?" * len(ids))
+            asins = dict(self._conn.execute(f"SELECT id, asin FROM products WHERE id IN ({marks})", ids).fetchall())
+        return [asins[i] for i in ids]
 
     def like_search(self, query: str | bytes, limit: int = MAX_RESULTS) -> list[str]:
         """The naive baseline: a full ``LIKE '%term%'`` scan with the same all-terms-first order.
