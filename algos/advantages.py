@@ -87,11 +87,11 @@ def gigpo_advantages(
     r = as_finite(rewards, "rewards")
     ep_codes, _ = factorize(episode_ids)
     groups = np.asarray(group_ids)
-    anchor_codes, n_anchors = factorize(anchors)
-    if not (r.shape == ep_codes.shape == groups.shape == anchor_codes.shape):
+    anchors = np.asarray(anchors)
+    if not (r.shape == ep_codes.shape == groups.shape == anchors.shape):
         raise ValueError(
             f"rewards {r.shape}, episode_ids {ep_codes.shape}, group_ids {groups.shape} and anchors "
-            f"{anchor_codes.shape} must all have one entry per turn"
+            f"{anchors.shape} must all have one entry per turn"
         )
     starts = segment_starts(ep_codes)
     lengths = np.diff(np.r_[starts, r.size])
@@ -103,7 +103,7 @@ def gigpo_advantages(
     a_episode = np.repeat(
         grpo_advantages(episode_return, episode_group, normalize_std=normalize_std, eps=eps), lengths
     )
-    step_codes, n_steps = factorize_pairs(group_codes, anchor_codes, n_anchors)
+    step_codes, n_steps = factorize_pairs(group_codes, anchors)
     step_groups = GroupStats(step_codes, n_steps)
     rtg = discounted_returns_by_segment(r, starts, gamma)
     a_step = group_zscore(rtg, step_groups, normalize_std=normalize_std, eps=eps)

@@ -19,6 +19,7 @@ _DENSE_RANGE_FACTOR = 4
 
 _HASH_SEED = 0x5EED
 """Seed of the fixed string-hash multipliers (codes never depend on the process, unlike ``hash()``)."""
+_PREFIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, odd: spreads prefix codes over all bits
 _CHUNK_ROWS = 1 << 15
 """Rows hashed/compared per chunk, so a chunk's strings stay in cache while we loop over their words."""
 
@@ -46,12 +47,26 @@ def factorize(keys: Sequence | np.ndarray) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64).reshape(-1), int(codes.max()) + 1
 
 
-def factorize_pairs(codes_a: np.ndarray, codes_b: np.ndarray, n_b: int) -> tuple[np.ndarray, int]:
-    """Codes for the pair ``(a, b)`` of two factorised columns (e.g. task group and anchor); ``n_b`` = width of b."""
-    return _factorize_ints(codes_a.astype(np.int64) * np.int64(n_b) + codes_b.astype(np.int64))
+def factorize_pairs(codes_a: np.ndarray, keys_b: Sequence | np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense codes of the pairs ``(a, b)``: ``codes_a`` already dense ints (e.g. task group), ``keys_b`` any keys.
+
+    String keys are hashed together with ``codes_a`` and factorised in one pass (one sort, not two).
+    """
+    codes_a = np.asarray(codes_a, dtype=np.int64)
+    b = np.asarray(keys_b)
+    if b.shape != codes_a.shape:
+        raise ValueError(f"pair columns differ in shape: {codes_a.shape} vs {b.shape}")
+    if b.dtype.kind == "O":
+        b = b.astype(str)
+    if b.size and b.dtype.kind in "US":
+        return _factorize_strings(b, codes_a)
+    codes_b, n_b = factorize(b)
+    return _factorize_ints(codes_a * np.int64(max(n_b, 1)) + codes_b)
 
 
 def _factorize_ints(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64), 0
     lo, hi = int(arr.min()), int(arr.max())
     if hi - lo < _DENSE_RANGE_FACTOR * arr.size + 1:
         present = np.zeros(hi - lo + 1, dtype=np.int64)
@@ -87,20 +102,31 @@ def _string_hashes(words: np.ndarray) -> np.ndarray:
     return words @ (multipliers * np.uint64(2) + np.uint64(1))
 
 
-def _factorize_strings(arr: np.ndarray) -> tuple[np.ndarray, int]:
+def _factorize_strings(arr: np.ndarray, prefix: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Exact dense codes of the strings ``arr`` (of the pairs ``(prefix, arr)`` when ``prefix`` codes are given)."""
     words = _word_view(arr)
-    uniq, codes = _unique_inverse(_string_hashes(words))
+    hashes = _string_hashes(words)
+    if prefix is not None:
+        with np.errstate(over="ignore"):
+            hashes = hashes ^ (prefix.astype(np.uint64) * _PREFIX_MULTIPLIER)
+    uniq, codes = _unique_inverse(hashes)
     n = int(uniq.size)
     first = GroupStats(codes, n).first_row()
-    collided = np.concatenate([
-        lo + np.flatnonzero((words[first[codes[lo : lo + _CHUNK_ROWS]]] != words[lo : lo + _CHUNK_ROWS]).any(axis=1))
+    mismatch = [
+        (words[first[codes[lo : lo + _CHUNK_ROWS]]] != words[lo : lo + _CHUNK_ROWS]).any(axis=1)
         for lo in range(0, words.shape[0], _CHUNK_ROWS)
-    ])
+    ]
+    mismatch = np.concatenate(mismatch)
+    if prefix is not None:
+        mismatch |= prefix[first[codes]] != prefix
+    collided = np.flatnonzero(mismatch)
     if collided.size:
-        # A row that differs from its hash group's first row equals no first row at all (equal strings
-        # hash equally), so exact codes for just these rows, placed after the others, keep codes exact.
-        extra, extra_codes = np.unique(arr[collided], return_inverse=True)
-        codes[collided] = n + extra_codes.reshape(-1)
+        # A row that differs from its hash group's first row equals no first row at all (equal keys
+        # hash equally), so exact codes for just these rows, placed after the others, stay exact.
+        _, sub = _unique_inverse(arr[collided])
+        if prefix is not None:
+            sub, _ = _factorize_ints(prefix[collided] * np.int64(sub.max() + 1) + sub)
+        codes[collided] = n + sub
         codes, n = _factorize_ints(codes)
     return codes, n
 

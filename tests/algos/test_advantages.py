@@ -217,6 +217,21 @@ def test_factorize_strings_survives_hash_collisions(monkeypatch):
     monkeypatch.setattr(segments, "_string_hashes", lambda words: np.zeros(words.shape[0], dtype=np.uint64))
     codes, n = segments.factorize(keys)
     assert n == 3 and codes[0] == codes[2] and codes[1] == codes[4] and len({codes[0], codes[1], codes[3]}) == 3
+    # pairs (task group, anchor): (0,alpha) (0,beta) (1,alpha) (0,gamma) (0,beta) -> rows 1 and 4 equal
+    monkeypatch.setattr(segments, "_PREFIX_MULTIPLIER", np.uint64(0))
+    codes, n = segments.factorize_pairs(np.array([0, 0, 1, 0, 0]), keys)
+    assert n == 4 and codes[1] == codes[4] and len(set(codes[[0, 1, 2, 3]].tolist())) == 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["", "a", "ab", "b", "abc" * 5])), min_size=1, max_size=30))
+def test_factorize_pairs_matches_python_tuples(pairs):
+    codes, n = segments.factorize_pairs(np.array([p for p, _ in pairs]), np.array([k for _, k in pairs]))
+    assert n == len(set(pairs))
+    first_code = {}
+    for pair, code in zip(pairs, codes.tolist()):
+        assert first_code.setdefault(pair, code) == code
+    assert len(set(first_code.values())) == n
 
 
 @pytest.mark.parametrize(
