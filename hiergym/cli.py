@@ -37,8 +37,22 @@ def play(env_id: str, /, seed: int = 0, max_turns: int = 500) -> None:
 TRAIN_COMMANDS: dict[str, Callable[..., Any]] = {}
 """``hiergym train <kind>``: ``llm`` (token algorithms) and ``marl`` (value-based multi-agent)."""
 
+from hiergym.demo import demo_command  # noqa: E402  (light: no torch at import)
+from hiergym.train import train_command  # noqa: E402
+
+TRAIN_COMMANDS["llm"] = train_command
+
 SERVE_COMMANDS: dict[str, Callable[..., Any]] = {}
 """``hiergym serve <site>``: e.g. ``webshop``."""
+
+
+def _train_marl_command() -> Callable[..., Any]:
+    from hiergym.algos.marl.command import train_marl  # light: configs only; torch loads when it runs
+
+    return train_marl
+
+
+TRAIN_COMMANDS["marl"] = _train_marl_command()
 
 
 def serve_webshop(host: str = "127.0.0.1", port: int = 3000, num_products: int = 1000, catalogue_seed: int = 0) -> None:
@@ -59,6 +73,7 @@ SERVE_COMMANDS["webshop"] = serve_webshop
 COMMANDS: dict[str, Callable[..., Any] | dict[str, Callable[..., Any]]] = {
     "list": list_envs,
     "play": play,
+    "demo": demo_command,
     "train": TRAIN_COMMANDS,
     "serve": SERVE_COMMANDS,
 }

@@ -84,12 +84,9 @@ class QMixAgents(nn.Module):
         """
         b, t1 = obs.shape[:2]
         prev = torch.cat([torch.full_like(actions[:, :1], NO_ACTION), actions], dim=1)[:, :t1]
-        hidden = self.init_hidden(b)
-        out = []
-        for t in range(t1):
-            hidden = self.step(obs[:, t], prev[:, t], hidden)
-            out.append(hidden)
-        return torch.stack(out, dim=1)
+        x = self.build_inputs(obs, prev).transpose(1, 2).reshape(b * self.n_agents, t1, -1)
+        hidden = self.net.unroll(x)  # teacher forcing: every input is known, so one fused GRU call
+        return hidden.view(b, self.n_agents, t1, -1).transpose(1, 2)
 
     # --- acting interface used by the runner ---------------------------------------------------
     def initial_carry(self, n_slots: int) -> dict[str, torch.Tensor]:

@@ -10,7 +10,7 @@ GRU_HIDDEN = 64
 
 
 class RecurrentQNet(nn.Module):
-    """``inputs -> Linear+ReLU -> GRUCell -> Q`` with one output per discrete action.
+    """``inputs -> Linear+ReLU -> GRU -> Q`` with one output per discrete action.
 
     Parameters are shared by all agents (the agent id is part of the input). With
     ``cond_dim > 0`` the Q head also reads a conditioning vector (a subgoal one-hot) through a
@@ -24,7 +24,7 @@ class RecurrentQNet(nn.Module):
         self.hidden_dim = hidden_dim
         self.cond_dim = cond_dim
         self.fc_in = nn.Linear(input_dim, hidden_dim)
-        self.rnn = nn.GRUCell(hidden_dim, hidden_dim)
+        self.rnn = nn.GRU(hidden_dim, hidden_dim, batch_first=True)  # one fused call per unrolled sequence
         if cond_dim:
             self.head: nn.Module = nn.Sequential(
                 nn.Linear(hidden_dim + cond_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, n_actions)
@@ -38,7 +38,14 @@ class RecurrentQNet(nn.Module):
 
     def step(self, inputs: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """One recurrent step: ``inputs [N, input_dim]``, ``hidden [N, H]`` -> new hidden ``[N, H]``."""
-        return self.rnn(torch.relu(self.fc_in(inputs)), hidden)
+        out, _ = self.rnn(torch.relu(self.fc_in(inputs)).unsqueeze(1), hidden.unsqueeze(0))
+        return out[:, 0]
+
+    def unroll(self, inputs: torch.Tensor, hidden: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden states ``[N, T, H]`` for a whole input sequence ``[N, T, input_dim]`` (same maths as ``step``)."""
+        h0 = None if hidden is None else hidden.unsqueeze(0)
+        out, _ = self.rnn(torch.relu(self.fc_in(inputs)), h0)
+        return out
 
     def q_values(self, hidden: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Q values ``[..., n_actions]`` from hidden states ``[..., H]`` (and ``cond [..., cond_dim]``)."""

@@ -80,9 +80,9 @@ class SubgoalQLearner:
         high_norm = gradient_step(high_loss, self.optimisers["high_optimiser"], self.config.grad_clip)
         low_norm = gradient_step(low_loss, self.optimisers["low_optimiser"], self.config.grad_clip)
         return {
-            "loss": float(high_loss),
+            "loss": float(high_loss.detach()),
             "grad_norm": high_norm,
-            "low_loss": float(low_loss),
+            "low_loss": float(low_loss.detach()),
             "low_grad_norm": low_norm,
             **high_stats,
             **{f"low_{k}": v for k, v in low_stats.items()},

@@ -1,0 +1,118 @@
+"""Shared recurrent agents: masked epsilon-greedy, shapes, unroll == step-by-step acting, subgoal decisions, seeding."""
+
+import numpy as np
+import pytest
+import torch
+
+from hiergym.agents.marl import LinearSchedule, QMixAgents, SubgoalQMixAgents, epsilon_greedy, masked_argmax
+
+N, OBS, A, G = 3, 5, 4, 2
+
+
+def test_masked_actions_are_never_chosen_greedy_or_random():
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(500, A) * 10
+    avail = torch.randint(0, 2, (500, A))
+    avail[:, 2] = 1  # at least one legal action per row
+    for eps in (0.0, 0.5, 1.0):
+        actions = epsilon_greedy(q, avail, eps, g)
+        assert avail.gather(1, actions[:, None]).all()
+
+
+def test_greedy_picks_best_available_and_random_covers_all_available():
+    q = torch.tensor([[5.0, 1.0, 3.0, 0.0]])
+    avail = torch.tensor([[0, 1, 1, 1]])
+    assert masked_argmax(q, avail).item() == 2
+    g = torch.Generator().manual_seed(0)
+    seen = {epsilon_greedy(q, avail, 1.0, g).item() for _ in range(200)}
+    assert seen == {1, 2, 3}
+
+
+def test_empty_mask_row_is_a_clear_error():
+    with pytest.raises(ValueError, match="no available action"):
+        masked_argmax(torch.zeros(1, A), torch.zeros(1, A))
+
+
+def test_linear_schedule():
+    s = LinearSchedule(1.0, 0.05, 100)
+    assert s(0) == 1.0 and s(50) == pytest.approx(0.525) and s(100) == pytest.approx(0.05) and s(10**6) == pytest.approx(0.05)
+
+
+def test_shapes_and_unroll_matches_acting_step_by_step():
+    torch.manual_seed(0)
+    agents = QMixAgents(N, OBS, A)
+    obs = np.random.default_rng(0).random((2, 4, N, OBS), dtype=np.float32)
+    carry = agents.initial_carry(2)
+    taken, hiddens = [], []
+    for t in range(3):
+        actions, record, carry = agents.act(obs[:, t], np.ones((2, N, A), np.int8), carry, epsilon=0.3)
+        assert actions.shape == (2, N) and record == {}
+        taken.append(actions)
+        hiddens.append(carry["hidden"])
+    unrolled = agents.unroll(torch.as_tensor(obs[:, :4]), torch.as_tensor(np.stack(taken, axis=1)))
+    assert unrolled.shape == (2, 4, N, 64)
+    assert torch.allclose(unrolled[:, :3], torch.stack(hiddens, dim=1), atol=1e-6)
+    assert agents.q_values(unrolled).shape == (2, 4, N, A)
+
+
+def test_agent_id_makes_agents_differ_under_parameter_sharing():
+    torch.manual_seed(0)
+    agents = QMixAgents(N, OBS, A)
+    hidden = agents.step(torch.zeros(1, N, OBS), torch.full((1, N), -1), agents.init_hidden(1))
+    q = agents.q_values(hidden)[0]
+    assert not torch.allclose(q[0], q[1])
+
+
+def test_reset_carry_only_touches_given_slots():
+    agents = QMixAgents(N, OBS, A)
+    carry = {"hidden": torch.ones(3, N, 64), "last_action": torch.ones(3, N, dtype=torch.long)}
+    out = agents.reset_carry(carry, np.array([False, True, False]))
+    assert out["hidden"][1].abs().sum() == 0 and (out["last_action"][1] == -1).all()
+    assert (out["hidden"][0] == 1).all() and (out["last_action"][2] == 1).all()
+
+
+def _run_subgoal_agents(agents, steps, achieved_at=()):
+    carry = agents.initial_carry(1)
+    decisions, subgoals = [], []
+    for t in range(steps):
+        _, record, carry = agents.act(
+            np.zeros((1, N, OBS), np.float32), np.ones((1, N, A), np.int8), carry, epsilon=1.0,
+            generator=torch.Generator().manual_seed(t), subgoal_avail=np.ones((1, N, G), np.int8),
+        )
+        decisions.append(bool(record["decision"][0]))
+        subgoals.append(record["subgoal"][0].copy())
+        carry = agents.observe_achieved(carry, np.array([[t in achieved_at] + [False] * (N - 1)]))
+    return decisions, subgoals
+
+
+def test_subgoal_decisions_every_k_steps_or_after_achievement():
+    agents = SubgoalQMixAgents(N, OBS, A, G, goal_horizon=3)
+    decisions, subgoals = _run_subgoal_agents(agents, 8)
+    assert decisions == [True, False, False, True, False, False, True, False]
+    assert all((subgoals[t] == subgoals[t - 1]).all() for t in range(8) if not decisions[t])
+    decisions, _ = _run_subgoal_agents(agents, 6, achieved_at={0})
+    assert decisions == [True, True, False, False, True, False]
+
+
+def test_subgoal_agents_respect_subgoal_mask():
+    agents = SubgoalQMixAgents(N, OBS, A, 3, goal_horizon=1)
+    carry = agents.initial_carry(4)
+    mask = np.zeros((4, N, 3), np.int8)
+    mask[..., 1] = 1
+    for _ in range(5):
+        _, record, carry = agents.act(np.zeros((4, N, OBS), np.float32), np.ones((4, N, A), np.int8), carry, epsilon=1.0, subgoal_avail=mask)
+        assert (record["subgoal"] == 1).all()
+
+
+def test_same_seed_same_actions():
+    def run(seed):
+        torch.manual_seed(seed)
+        agents = QMixAgents(N, OBS, A)
+        carry, g, out = agents.initial_carry(2), torch.Generator().manual_seed(seed), []
+        for _ in range(5):
+            actions, _, carry = agents.act(np.ones((2, N, OBS), np.float32), np.ones((2, N, A), np.int8), carry, epsilon=0.5, generator=g)
+            out.append(actions)
+        return np.stack(out)
+
+    assert np.array_equal(run(3), run(3))
+    assert not np.array_equal(run(3), run(4))
