@@ -21,7 +21,7 @@ import time
 
 from hiergym.envs.webshop.catalogue import generate_catalogue
 from hiergym.envs.webshop.env import WebShopEnv
-from hiergym.envs.webshop.expert import expert_query
+from hiergym.envs.webshop.expert import evaluate, expert, expert_query, random_baseline
 from hiergym.envs.webshop.http_env import WebShopHttpEnv
 from hiergym.envs.webshop.instructions import goal_for_task
 from hiergym.envs.webshop.load import ServerProcess, run_load
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2000, help="env steps for the steps/s rows")
     ap.add_argument("--sessions", type=int, default=200)
     ap.add_argument("--actions", type=int, default=20)
+    ap.add_argument("--tasks", type=int, default=200, help="tasks for the expert / random baseline rows")
     ap.add_argument("--skip-load", action="store_true")
     args = ap.parse_args()
 
@@ -102,6 +103,11 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
     local = WebShopEnv()
+    print(f"\n| policy ({args.tasks} tasks, seeds 0..{args.tasks - 1}) | success (r = 1) | mean reward | mean steps |")
+    print("|---|---:|---:|---:|")
+    for name, make_policy in (("scripted expert", expert), ("random clicks", random_baseline(0))):
+        ev = evaluate(local, make_policy, range(args.tasks))
+        print(f"| {name} | {ev.success_rate:.3f} | {ev.mean_reward:.3f} | {ev.mean_steps:.2f} |", flush=True)
     remote = WebShopHttpEnv()  # private uvicorn server in a background thread of this process
     print("\n| env | steps/s |\n|---|---:|")
     print(f"| WebShop-v0 (in-process) | {steps_per_second(local, args.steps):.0f} |")

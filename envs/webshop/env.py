@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import gymnasium as gym
+import numpy as np
 
 from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, clip_text, text_space
 from hiergym.envs.webshop.catalogue import Product
@@ -17,6 +18,7 @@ from hiergym.info_keys import InfoKeys
 from hiergym.types import Subgoal
 
 OBS_MODES = ("text", "html")
+RENDER_MODES = ("ansi",)
 DEFAULT_MAX_STEPS = 15
 """WebShop's usual episode budget (verl-agent and the WebShop paper's IL/RL agents use 15)."""
 DEFAULT_NUM_TASKS = 100_000
@@ -78,7 +80,7 @@ class WebShopEnv(gym.Env):
     **Version history.** v0: first release.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -92,9 +94,7 @@ class WebShopEnv(gym.Env):
         in_memory: bool = False,
         render_mode: str | None = None,
     ):
-        _check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise EnvSpecError("render_mode", render_mode, f"None or one of {self.metadata['render_modes']}")
+        check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks, render_mode=render_mode)
         self.obs_mode = obs_mode
         self.max_steps = max_steps
         self.num_tasks = num_tasks
@@ -112,11 +112,7 @@ class WebShopEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        task_id = (options or {}).get(TASK_ID_OPTION)
-        if task_id is None:
-            task_id = int(self.np_random.integers(self.num_tasks))
-        elif not isinstance(task_id, int) or task_id < 0:
-            raise EnvSpecError(f"options[{TASK_ID_OPTION!r}]", task_id, "a non-negative int")
+        task_id = choose_task(options, self.np_random, self.num_tasks)
         goal = goal_for_task(self.store, task_id)
         self.shop = ShopState(self.store, goal, self.max_steps, self.invalid_action_penalty)
         self._subgoals = make_subgoals(goal)
@@ -159,7 +155,8 @@ class WebShopEnv(gym.Env):
         return info
 
 
-def _check_kwargs(*, num_products: int, obs_mode: str, max_steps: int, num_tasks: int) -> None:
+def check_kwargs(*, num_products: int, obs_mode: str, max_steps: int, num_tasks: int, render_mode: str | None) -> None:
+    """Constructor checks shared by both WebShop envs; errors name the argument and what is allowed."""
     if not isinstance(num_products, int) or num_products < 1:
         raise EnvSpecError("num_products", num_products, "an int >= 1")
     if obs_mode not in OBS_MODES:
@@ -168,3 +165,15 @@ def _check_kwargs(*, num_products: int, obs_mode: str, max_steps: int, num_tasks
         raise EnvSpecError("max_steps", max_steps, "an int >= 1")
     if not isinstance(num_tasks, int) or num_tasks < 1:
         raise EnvSpecError("num_tasks", num_tasks, "an int >= 1")
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise EnvSpecError("render_mode", render_mode, f"None or one of {RENDER_MODES}")
+
+
+def choose_task(options: dict[str, Any] | None, np_random: np.random.Generator, num_tasks: int) -> int:
+    """``options["task_id"]`` when given (checked), else a task drawn with the env's ``np_random``."""
+    task_id = (options or {}).get(TASK_ID_OPTION)
+    if task_id is None:
+        return int(np_random.integers(num_tasks))
+    if not isinstance(task_id, int) or isinstance(task_id, bool) or task_id < 0:
+        raise EnvSpecError(f"options[{TASK_ID_OPTION!r}]", task_id, "a non-negative int")
+    return task_id

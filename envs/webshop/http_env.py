@@ -15,9 +15,8 @@ import gymnasium as gym
 
 from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, clip_text, text_space
 from hiergym.envs.webshop.catalogue import Product
-from hiergym.envs.webshop.env import DEFAULT_MAX_STEPS, DEFAULT_NUM_TASKS, TASK_ID_OPTION, _check_kwargs
+from hiergym.envs.webshop.env import DEFAULT_MAX_STEPS, DEFAULT_NUM_TASKS, RENDER_MODES, check_kwargs, choose_task
 from hiergym.envs.webshop.instructions import Goal
-from hiergym.error import EnvSpecError
 from hiergym.info_keys import InfoKeys
 from hiergym.types import Subgoal
 
@@ -45,7 +44,7 @@ class WebShopHttpEnv(gym.Env):
     **Version history.** v0: first release.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -63,9 +62,7 @@ class WebShopHttpEnv(gym.Env):
 
         from hiergym.envs.webshop.server import MAX_API_ACTION_CHARS
 
-        _check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise EnvSpecError("render_mode", render_mode, f"None or one of {self.metadata['render_modes']}")
+        check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks, render_mode=render_mode)
         self._server = None
         if base_url is None:
             from hiergym.envs.webshop.server import RunningServer, create_app
@@ -94,11 +91,7 @@ class WebShopHttpEnv(gym.Env):
         from hiergym.envs.webshop.server import goal_from_dict
 
         super().reset(seed=seed)
-        task_id = (options or {}).get(TASK_ID_OPTION)
-        if task_id is None:
-            task_id = int(self.np_random.integers(self.num_tasks))
-        elif not isinstance(task_id, int) or task_id < 0:
-            raise EnvSpecError(f"options[{TASK_ID_OPTION!r}]", task_id, "a non-negative int")
+        task_id = choose_task(options, self.np_random, self.num_tasks)
         self._end_session()
         data = self._post("/api/sessions", {"task_id": task_id, "max_steps": self.max_steps, "obs_mode": self.obs_mode})
         self.session_id = data["session_id"]
