@@ -25,7 +25,8 @@ class SamplingParams:
     """How to sample one response per prompt.
 
     ``temperature=0`` means greedy decoding. Log-probs reported in a ``Generation`` are always
-    the log-softmax of the logits divided by ``max(temperature, eps)`` over the FULL vocabulary
+    the log-softmax of the logits divided by ``temperature`` (``greedy_logprob_temperature`` when
+    greedy) over the FULL vocabulary
     (top-p is applied to sampling only), so a trainer can recompute them from a teacher-forced
     forward pass; with ``temperature=1`` they are the model's plain log-probs.
     """

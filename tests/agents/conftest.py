@@ -18,5 +18,5 @@ def tiny_backend(tiny_lm_dir):
 
     from hiergym.agents import TransformersBackend
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     return TransformersBackend.from_pretrained(tiny_lm_dir, device="cpu")

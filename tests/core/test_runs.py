@@ -1,0 +1,58 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from hiergym.error import ConfigError
+from hiergym.runs import CsvLog, RunDir, capture_rng, restore_rng
+
+
+def test_csv_log_grows_columns_reloads_and_truncates(tmp_path):
+    log = CsvLog(tmp_path / "m.csv")
+    log.append({"iteration": 0, "success": 0.5})
+    log.append({"iteration": 1, "success": 0.75, "eval_success": 0.25})
+    log.append({"iteration": 2, "success": 1.0})
+    again = CsvLog(tmp_path / "m.csv")
+    assert again.rows == log.rows
+    again.truncate(2)
+    assert [r["iteration"] for r in CsvLog(tmp_path / "m.csv").rows] == [0, 1]
+
+
+def test_run_dir_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
+    RunDir(tmp_path / "run", {"a": 1}, tensorboard=False)
+    with pytest.raises(ConfigError) as e:
+        RunDir(tmp_path / "run", {"a": 1}, tensorboard=False)
+    assert e.value.field == "out"
+    with pytest.raises(ConfigError) as e:
+        RunDir(tmp_path / "other", {"a": 1}, resume=True, tensorboard=False)
+    assert e.value.field == "resume"
+
+
+def test_checkpoints_keep_the_newest_and_restore_rng(tmp_path):
+    run = RunDir(tmp_path / "run", {"a": 1}, tensorboard=False)
+    torch.manual_seed(3)
+    for step in (1, 2, 3):
+        run.save_checkpoint(step, {"weights": torch.full((2,), float(step))})
+    assert sorted(p.name for p in run.ckpt_dir.iterdir()) == ["step-000002.pt", "step-000003.pt"]
+    state = run.latest_checkpoint()
+    assert state["step"] == 3 and state["weights"].tolist() == [3.0, 3.0]
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    restore_rng(state["rng"])
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+def test_log_writes_csv_tensorboard_and_plot(tmp_path):
+    run = RunDir(tmp_path / "run", {"a": 1})
+    for it in range(3):
+        run.log(it, {"success": it / 2, "return": float(it)}, {"env_steps_per_s": 10.0})
+    run.log(3, {"eval_success": 0.5})
+    png = run.plot()
+    run.close()
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert list((tmp_path / "run" / "tb").iterdir())
+    assert (tmp_path / "run" / "throughput.csv").read_text().splitlines()[0] == "iteration,env_steps_per_s"
+
+
+def test_capture_rng_has_all_generators():
+    assert {"python", "numpy", "torch"} <= set(capture_rng())

@@ -1,0 +1,80 @@
+"""A tiny training run end to end: run dir contents, exact resume, fail-fast config errors."""
+
+import csv
+import dataclasses
+
+import pytest
+
+from hiergym.agents.tiny import TinyModelSpec
+from hiergym.algos.configs import GiGPOConfig, GRPOConfig
+from hiergym.error import ConfigError
+from hiergym.train import AlgoConfig, EnvConfig, ModelConfig, TrainConfig, WarmStartConfig, train
+from hiergym.types import load_jsonl
+
+MICRO = TinyModelSpec(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)
+
+
+def tiny_config(out, iterations, **kw):
+    return TrainConfig(
+        env=EnvConfig(env_id="hiergym/Sokoban-6x6-1box-v0", max_episode_steps=3),
+        model=ModelConfig(tiny=MICRO),
+        algo=AlgoConfig(gigpo=GiGPOConfig(group_size=2)),
+        warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", episodes=2, steps=1),
+        out=out,
+        iterations=iterations,
+        tasks_per_iteration=2,
+        num_slots=4,
+        eval_every=2,
+        eval_episodes=2,
+        checkpoint_every=2,
+        tensorboard=False,
+        progress=False,
+        **kw,
+    )
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_resumed_run_reproduces_the_uninterrupted_run_exactly(tmp_path):
+    straight = train(tiny_config(tmp_path / "straight", 4))
+    train(tiny_config(tmp_path / "split", 2))
+    resumed = train(tiny_config(tmp_path / "split", 4, resume=True))
+    assert rows(tmp_path / "split" / "metrics.csv") == rows(tmp_path / "straight" / "metrics.csv")
+    assert resumed.eval_success == straight.eval_success and sorted(straight.eval_success) == [0, 2, 4]
+    assert resumed.init_eval_success == straight.init_eval_success is not None
+    run = tmp_path / "straight"
+    for name in ("config.json", "metrics.csv", "throughput.csv", "curve.png", "samples.jsonl", "model_init/config.json"):
+        assert (run / name).is_file(), name
+    assert [p.name for p in sorted((run / "checkpoints").iterdir())] == ["step-000002.pt", "step-000004.pt"]
+    samples = load_jsonl(run / "samples.jsonl")
+    assert len(samples) == 4 * 2 and all(t.turns[0].generations for t in samples)
+
+
+@pytest.mark.parametrize(
+    "make, field",
+    [
+        (lambda: EnvConfig(env_id="hiergym/Sokoban-6x6-1boxx-v0"), "env.env_id"),
+        (lambda: GRPOConfig(group_size=1), "group_size"),
+        (lambda: ModelConfig(path="/nonexistent/model"), "model.path"),
+        (lambda: WarmStartConfig(steps=3), "warm_start.expert"),
+        (lambda: TrainConfig(iterations=10, tasks_per_iteration=8, eval_seed_start=40), "eval_seed_start"),
+        (lambda: TrainConfig(num_slots=0), "num_slots"),
+    ],
+)
+def test_bad_config_fails_fast_naming_the_field(make, field):
+    with pytest.raises(ConfigError) as e:
+        make()
+    assert e.value.field == field
+
+
+def test_unknown_env_error_suggests_the_close_id():
+    with pytest.raises(ConfigError, match="did you mean 'hiergym/Sokoban-6x6-1box-v0'"):
+        EnvConfig(env_id="hiergym/Sokoban-6x6-1boxx-v0")
+
+
+def test_configs_are_plain_dataclasses():
+    cfg = TrainConfig()
+    assert dataclasses.replace(cfg, iterations=3).iterations == 3 and cfg.group_size == 8
