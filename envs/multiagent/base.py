@@ -2,10 +2,9 @@
 
 A task subclass says what the world is (``_generate``, ``_static_planes``, ``_mark_dynamic``,
 ``_background``), what an action does (``_apply``, ``_obstacle``, ``_task_action_mask``) and when
-the team has won (``_won``). This class
-turns that into the ParallelEnv API: seeding, action parsing and masking, the invalid-action
-penalty, ``max_cycles`` truncation, partial observations, ``state()``, infos, subgoal tracking
-and rendering.
+the team has won (``_won``). This class turns that into the ParallelEnv API: seeding, action
+parsing and masking, the invalid-action penalty, ``max_cycles`` truncation, partial
+observations, ``state()``, infos, subgoal tracking and rendering.
 
 Observation (``obs_mode="vector"``), a flat float32 vector in [0, 1]:
 ``[ view window C x (2r+1) x (2r+1) | own row, col (normalised) | one-hot agent id | task features ]``;
@@ -16,6 +15,7 @@ action is a no-op that adds ``invalid_action_penalty`` to the team reward.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, ClassVar
 
@@ -77,6 +77,8 @@ class GridTaskEnv(ParallelEnv):
         _check_int("max_cycles", max_cycles, 1, None)
         if obs_mode not in OBS_MODES:
             raise EnvSpecError("obs_mode", obs_mode, f"one of {OBS_MODES}")
+        if not isinstance(invalid_action_penalty, numbers.Real) or not math.isfinite(invalid_action_penalty):
+            raise EnvSpecError("invalid_action_penalty", invalid_action_penalty, "a finite number (default -0.1)")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise EnvSpecError("render_mode", render_mode, f"None or one of {self.metadata['render_modes']}")
         self.shape = shape
@@ -113,7 +115,6 @@ class GridTaskEnv(ParallelEnv):
     @property
     def n_agents(self) -> int:
         return len(self.possible_agents)
-
 
     def _make_observation_space(self) -> spaces.Space:
         if self.obs_mode == "text":

@@ -21,6 +21,10 @@ FOOD_LEVEL_SUM_OF = 3
 """Like lbforaging: a food's level is at most the sum of the ``3`` lowest player levels."""
 FOOD_CLEARANCE = 2
 """Like lbforaging: no two items within Chebyshev distance 1 or on one row/column within distance 2."""
+ITEM_FOOTPRINT = 9 + 4
+"""Interior cells one item rules out for the others (its 3x3 block and 4 cells 2 away on its row and
+column); ``n_food`` is capped so that random placement can never run out of room (lbforaging
+instead silently spawns fewer items)."""
 
 
 class ForagingEnv(GridTaskEnv):
@@ -82,9 +86,10 @@ class ForagingEnv(GridTaskEnv):
         _check_int("size", size, MIN_SIZE, None)
         _check_int("n_food", n_food, 1, None)
         _check_int("max_player_level", max_player_level, 1, None)
-        interior_slots = ((size - 2 + FOOD_CLEARANCE) // (FOOD_CLEARANCE + 1)) ** 2
-        if n_food > interior_slots:
-            raise EnvSpecError("n_food", n_food, f"at most {interior_slots} items fit apart on a {size}x{size} grid")
+        n_agents_int = n_agents if isinstance(n_agents, int) else 0
+        fit = max((size - 2) ** 2 - n_agents_int - 1, -1) // ITEM_FOOTPRINT + 1
+        if n_food > fit:
+            raise EnvSpecError("n_food", n_food, f"at most {fit} items on a {size}x{size} grid with {n_agents} agents")
         self.n_food = n_food
         self.max_player_level = max_player_level
         self.force_coop = bool(force_coop)

@@ -221,6 +221,10 @@ def test_bad_kwargs_name_the_field(spec):
         spec.make(obs_mode="pixels")
     with pytest.raises(EnvSpecError, match="max_cycles"):
         spec.make(max_cycles=0)
+    with pytest.raises(EnvSpecError, match="invalid_action_penalty"):
+        spec.make(invalid_action_penalty=float("nan"))
+    with pytest.raises(EnvSpecError, match="render_mode"):
+        spec.make(render_mode="video")
 
 
 def test_rgb_frame_matches_grid(spec):
