@@ -144,7 +144,8 @@ def reverse_play(walls: np.ndarray, targets: list[Pos], player: Pos, plan: WalkP
     displacement = swaps = best_score = 0
     last_pulled = -1
     p = player[0] * cols + player[1]
-    best = (tuple(origin), p)
+    best_boxes, best_player = tuple(origin), p
+    snapshot_stale = False  # boxes moved since best_boxes was taken
     for step in range(len(new_dirs)):
         if turns[step]:
             direction = new_dirs[step]
@@ -159,12 +160,14 @@ def reverse_play(walls: np.ndarray, targets: list[Pos], player: Pos, plan: WalkP
             displacement += _manhattan(p, start, cols) - _manhattan(behind, start, cols)
             swaps += start != last_pulled
             last_pulled = start
+            snapshot_stale = True
         p += d
         if displacement and swaps * displacement >= best_score:
             best_score = swaps * displacement
-            best = (tuple(origin), p)
-    boxes, end = best
-    return tuple(sorted(divmod(b, cols) for b in boxes)), divmod(end, cols), best_score
+            best_player = p
+            if snapshot_stale:
+                best_boxes, snapshot_stale = tuple(origin), False
+    return tuple(sorted(divmod(b, cols) for b in best_boxes)), divmod(best_player, cols), best_score
 
 
 def _best_of_walks(
