@@ -45,6 +45,12 @@ CACHE_ENV_VAR = "HIERGYM_CACHE"
 STORE_FORMAT = 2
 """Bump when the schema or index settings change, so cached database files are rebuilt."""
 
+STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there "
+    "these they this to was will with".split()
+)
+"""Lucene's English stop words (WebShop's BM25 search uses Lucene): dropped from queries, as there."""
+
 _TERM_RE = re.compile(r"[^\W_]+")
 _SCHEMA = """
 CREATE TABLE products (
@@ -66,7 +72,7 @@ class QueryError(HierGymError, ValueError):
 
 
 def query_terms(query: str | bytes) -> list[str]:
-    """Plain lower-case words of ``query`` (letters and digits); raises ``QueryError`` on bad input."""
+    """Plain lower-case words of ``query`` (letters and digits, stop words dropped); ``QueryError`` on bad input."""
     if isinstance(query, bytes):
         try:
             query = query.decode("utf-8")
@@ -76,7 +82,7 @@ def query_terms(query: str | bytes) -> list[str]:
         raise QueryError(f"query must be text, got {type(query).__name__}")
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"query has {len(query)} characters; at most {MAX_QUERY_CHARS} are allowed")
-    terms = _TERM_RE.findall(query.lower())
+    terms = [t for t in _TERM_RE.findall(query.lower()) if t not in STOPWORDS]
     if len(terms) > MAX_QUERY_TERMS:
         raise QueryError(f"query has {len(terms)} words; at most {MAX_QUERY_TERMS} are allowed")
     return terms

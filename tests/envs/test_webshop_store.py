@@ -82,7 +82,8 @@ def test_like_baseline_finds_the_same_full_matches(store):
 
 
 def test_query_terms_are_plain_words():
-    assert query_terms('Gluten-Free "dark" roast*  coffee: (NEAR OR)') == ["gluten", "free", "dark", "roast", "coffee", "near", "or"]
+    assert query_terms('Gluten-Free "dark" roast*  coffee: (NEAR OR)') == ["gluten", "free", "dark", "roast", "coffee", "near"]
+    assert query_terms("i need a pack of 2 with the AND") == ["i", "need", "pack", "2"]  # Lucene stop words dropped
     assert fts_expression(["near", "or"], operator="OR") == '"near" OR "or"'
     with pytest.raises(ValueError, match="operator"):
         fts_expression(["a"], operator="NOT")
