@@ -50,7 +50,8 @@ def factorize(keys: Sequence | np.ndarray) -> tuple[np.ndarray, int]:
 def factorize_pairs(codes_a: np.ndarray, keys_b: Sequence | np.ndarray) -> tuple[np.ndarray, int]:
     """Dense codes of the pairs ``(a, b)``: ``codes_a`` already dense ints (e.g. task group), ``keys_b`` any keys.
 
-    String keys are hashed together with ``codes_a`` and factorised in one pass (one sort, not two).
+    String keys are hashed together with ``codes_a`` and factorised in one pass (one sort, not two);
+    integer keys need no sort unless the same b occurs with several a.
     """
     codes_a = np.asarray(codes_a, dtype=np.int64)
     b = np.asarray(keys_b)
@@ -61,7 +62,17 @@ def factorize_pairs(codes_a: np.ndarray, keys_b: Sequence | np.ndarray) -> tuple
     if b.size and b.dtype.kind in "US":
         return _factorize_strings(b, codes_a)
     codes_b, n_b = factorize(b)
-    return _factorize_ints(codes_a * np.int64(max(n_b, 1)) + codes_b)
+    if codes_b.size == 0:
+        return codes_b, 0
+    # Usually a key b occurs with one a only (an anchor state belongs to one task): such rows get the
+    # code of b itself, with no sort; only rows whose a differs from the a of b's first row are sorted.
+    owner = codes_a[GroupStats(codes_b, n_b).first_row()]
+    shared = np.flatnonzero(codes_a != owner[codes_b])
+    pair = codes_b.copy()
+    if shared.size:
+        sub, _ = _factorize_ints(codes_a[shared] * np.int64(n_b) + codes_b[shared])
+        pair[shared] = n_b + sub
+    return _factorize_ints(pair)
 
 
 def _factorize_ints(arr: np.ndarray) -> tuple[np.ndarray, int]:

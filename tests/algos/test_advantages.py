@@ -198,6 +198,11 @@ def test_gigpo_matches_loop_reference(inputs, gamma, omega, normalize_std):
     ours = gigpo_advantages(*inputs, gamma=gamma, omega=omega, normalize_std=normalize_std)
     ref = gigpo_loop_reference(*inputs, gamma=gamma, omega=omega, normalize_std=normalize_std)
     np.testing.assert_allclose(ours, ref, rtol=1e-7, atol=1e-7)
+    # integer keys (anchor "s3" -> 3; the same anchor occurs in several task groups) take another path
+    rewards, episodes, groups, anchors = inputs
+    int_keys = ([int(g[4:]) for g in groups], [int(a[1:]) for a in anchors])
+    as_ints = gigpo_advantages(rewards, episodes, *int_keys, gamma=gamma, omega=omega, normalize_std=normalize_std)
+    np.testing.assert_allclose(as_ints, ours, rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=40, deadline=None)
@@ -223,10 +228,15 @@ def test_factorize_strings_survives_hash_collisions(monkeypatch):
     assert n == 4 and codes[1] == codes[4] and len(set(codes[[0, 1, 2, 3]].tolist())) == 4
 
 
+@pytest.mark.parametrize("as_ints", [False, True])
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["", "a", "ab", "b", "abc" * 5])), min_size=1, max_size=30))
-def test_factorize_pairs_matches_python_tuples(pairs):
-    codes, n = segments.factorize_pairs(np.array([p for p, _ in pairs]), np.array([k for _, k in pairs]))
+@given(pairs=st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["", "a", "ab", "b", "abc" * 5])), min_size=1, max_size=30))
+def test_factorize_pairs_matches_python_tuples(pairs, as_ints):
+    keys = np.array([k for _, k in pairs])
+    if as_ints:
+        keys = np.array([len(k) * 7 for k in keys])
+        pairs = [(p, len(k) * 7) for p, k in pairs]
+    codes, n = segments.factorize_pairs(np.array([p for p, _ in pairs]), keys)
     assert n == len(set(pairs))
     first_code = {}
     for pair, code in zip(pairs, codes.tolist()):
