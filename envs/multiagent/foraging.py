@@ -172,7 +172,8 @@ class ForagingEnv(GridTaskEnv):
         return cell in self._items_by_cell
 
     def _task_action_mask(self, i: int, cell: Cell) -> list[int]:
-        return [int(any(n in self._items_by_cell for n in neighbours(cell)))]
+        items = self._items_by_cell
+        return [int(bool(items) and any(n in items for n in neighbours(cell)))]
 
     def _make_subgoals(self, agent: str) -> list[Subgoal]:
         out = []

@@ -31,7 +31,8 @@ def shifted(cell: Cell, action: int) -> Cell:
 
 def neighbours(cell: Cell) -> list[Cell]:
     """The four orthogonal neighbours of ``cell`` (up, down, left, right), possibly out of bounds."""
-    return [shifted(cell, a) for a in (UP, DOWN, LEFT, RIGHT)]
+    r, c = cell
+    return [(r + dr, c + dc) for dr, dc in MOVE_OFFSETS]
 
 
 def in_bounds(cell: Cell, shape: tuple[int, int]) -> bool:
