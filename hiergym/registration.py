@@ -141,7 +141,7 @@ MULTI_AGENT += [
 def register_pettingzoo() -> None:
     """Also put the multi-agent ids in PettingZoo's registry: ``pettingzoo.make("parallel", id)`` (idempotent).
 
-    Lazy because importing pettingzoo adds ~60 ms to ``import hiergym``: runs at ``import hiergym``
+    Lazy because importing pettingzoo adds 60-110 ms to ``import hiergym``: runs at ``import hiergym``
     when pettingzoo is already loaded, else when ``hiergym.envs.multiagent`` is first imported.
     """
     import pettingzoo
