@@ -29,7 +29,14 @@ from hiergym.error import EnvSpecError
 from hiergym.info_keys import InfoKeys
 from hiergym.types import Subgoal
 
-from ..common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, action_flags, normalize_command, text_space
+from ..common import (
+    INVALID_ACTION_PENALTY,
+    MAX_ACTION_CHARS,
+    MAX_OBS_CHARS,
+    action_flags,
+    normalize_command,
+    text_space,
+)
 from .grid import ACTION_ALIASES, MOVE_ACTIONS, MOVE_OFFSETS, NOOP, Cell, in_bounds, pad_planes, resolve_moves, shifted
 from .render import PygameWindow, agent_glyph, render_ansi, render_rgb
 from .text import describe
@@ -159,8 +166,8 @@ class GridTaskEnv(ParallelEnv):
         for i, (r, c) in enumerate(cells):
             row = [1]
             for dr, dc in MOVE_OFFSETS:
-                t = (r + dr, c + dc)
-                row.append(0 <= t[0] < h and 0 <= t[1] < w and t not in occupied and not walls[t[0]][t[1]] and not obstacle(t))
+                tr, tc = t = (r + dr, c + dc)
+                row.append(0 <= tr < h and 0 <= tc < w and t not in occupied and not walls[tr][tc] and not obstacle(t))
             rows.append(row + self._task_action_mask(i, (r, c)))
         return np.array(rows, dtype=np.int8)
 
@@ -230,7 +237,8 @@ class GridTaskEnv(ParallelEnv):
         h, w, r = *self.shape, self.view_radius
         planes = self._padded_planes()[:, r : r + h, r : r + w].ravel()
         per_agent = [v for i in range(self.n_agents) for v in self._agent_vector(i)]
-        return np.concatenate([planes, np.array([*per_agent, min(self.cycle / self.max_cycles, 1.0)], dtype=np.float32)])
+        time_share = min(self.cycle / self.max_cycles, 1.0)
+        return np.concatenate([planes, np.array([*per_agent, time_share], dtype=np.float32)])
 
     def layout_changed(self) -> None:
         """Recompute what is cached per layout (wall lookups, static planes, masks).

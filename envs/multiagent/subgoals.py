@@ -45,7 +45,8 @@ def reach_cell(subgoal_id: str, cell: Cell, what: str) -> Subgoal:
 
 
 def next_to(subgoal_id: str, cell: Cell, what: str) -> Subgoal:
-    return Subgoal(subgoal_id, f"Go next to {what} at row {cell[0]}, col {cell[1]}.", partial(next_to_cell, cell=cell), cell)
+    text = f"Go next to {what} at row {cell[0]}, col {cell[1]}."
+    return Subgoal(subgoal_id, text, partial(next_to_cell, cell=cell), cell)
 
 
 def load_item(item: int, cell: Cell, level: int) -> Subgoal:
