@@ -108,7 +108,7 @@ class GridTaskEnv(ParallelEnv):
         self.walls = np.zeros(shape, dtype=bool)
         self.positions = np.zeros((n_agents, 2), dtype=np.int64)
         self._wall_rows: list[list[bool]] = self.walls.tolist()
-        self._static_padded = np.zeros((len(self.CHANNELS), 1, 1), dtype=np.float32)
+        self._static_padded = pad_planes(np.zeros((len(self.CHANNELS), h, w), dtype=np.float32), view_radius)
         self._masks = np.ones((n_agents, len(self.ACTIONS)), dtype=np.int8)
         self.task_text = ""
         self.cycle = 0

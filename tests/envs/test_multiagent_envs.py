@@ -112,6 +112,7 @@ def test_reset_without_seed_continues_the_rng(spec):
 
 def test_spaces_state_and_infos(spec):
     env = spec.make()
+    assert env.state().shape == env.state_space.shape  # well-formed even before the first reset
     obs, infos = env.reset(seed=0)
     assert env.state().dtype == np.float32 and env.state_space.contains(env.state())
     for agent in env.agents:
