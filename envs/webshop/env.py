@@ -8,7 +8,14 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, clip_text, text_space
+from hiergym.envs.common import (
+    INVALID_ACTION_PENALTY,
+    MAX_ACTION_CHARS,
+    MAX_OBS_CHARS,
+    TEXT_CHARSET,
+    clip_text,
+    text_space,
+)
 from hiergym.envs.webshop.catalogue import Product
 from hiergym.envs.webshop.instructions import Goal, goal_for_task
 from hiergym.envs.webshop.state import ShopState, Transition, state_info, subgoal_specs
@@ -145,14 +152,21 @@ class WebShopEnv(gym.Env):
         if self.obs_mode == "html":
             from hiergym.envs.webshop.views import render_content
 
-            return clip_text(render_content(self.shop))
-        return clip_text(self.shop.text_observation())
+            return fit_text(render_content(self.shop))
+        return fit_text(self.shop.text_observation())
 
     def _info(self, transition: Transition | None) -> dict[str, Any]:
         assert self.shop is not None
         info = state_info(self.shop, transition)
         info[InfoKeys.SUBGOALS] = list(self._subgoals)
         return info
+
+
+def fit_text(text: str) -> str:
+    """``clip_text`` with a fast path: text already inside the observation space is returned as is."""
+    if len(text) <= MAX_OBS_CHARS and TEXT_CHARSET.issuperset(text):
+        return text
+    return clip_text(text)
 
 
 def check_kwargs(*, num_products: int, obs_mode: str, max_steps: int, num_tasks: int, render_mode: str | None) -> None:

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 import gymnasium as gym
 
-from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, clip_text, text_space
+from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, text_space
 from hiergym.envs.webshop.catalogue import Product
-from hiergym.envs.webshop.env import DEFAULT_MAX_STEPS, DEFAULT_NUM_TASKS, RENDER_MODES, check_kwargs, choose_task
+from hiergym.envs.webshop.env import DEFAULT_MAX_STEPS, DEFAULT_NUM_TASKS, RENDER_MODES, check_kwargs, choose_task, fit_text
 from hiergym.envs.webshop.instructions import Goal
 from hiergym.info_keys import InfoKeys
 from hiergym.types import Subgoal
@@ -144,7 +144,7 @@ class WebShopHttpEnv(gym.Env):
             self.session_id = None
 
     def _observe(self, text: str) -> str:
-        self._obs = clip_text(text)
+        self._obs = fit_text(text)
         return self._obs
 
     def _info(self, raw: dict[str, Any]) -> dict[str, Any]:

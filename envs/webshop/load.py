@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hiergym.envs.webshop.store import query_terms
 from hiergym.info_keys import InfoKeys
 
 REQUEST_TIMEOUT_S = 60.0
@@ -63,12 +64,13 @@ async def _session(client: Any, index: int, actions: int, report: LoadReport) ->
         data = await timed("POST", "/api/sessions", json={"task_id": index})
         sid, instruction = data["session_id"], data["goal"]["instruction"]
         query = data["goal"]["product_type"]
+        normalized = " ".join(query_terms(query))
         info = data["info"]
         for turn in range(actions):
             out = await timed("POST", f"/api/sessions/{sid}/step", json={"action": _next_action(info, query, turn)})
             info = out["info"]
             page, seen_query = info[InfoKeys.ANCHOR_STATE][:2]
-            if info[InfoKeys.TASK] != instruction or (page != "search" and seen_query != query):
+            if info[InfoKeys.TASK] != instruction or (page != "search" and seen_query != normalized):
                 report.errors.append(f"session {index}: saw another session's state at turn {turn}")
                 return
     except (httpx.HTTPError, RuntimeError, KeyError, ValueError) as e:  # every failure is reported

@@ -70,6 +70,7 @@ class ShopState:
     message: str = ""
     achieved: list[str] = field(default_factory=list)
     _page_products: list[Product] = field(default_factory=list, repr=False)
+    _subgoal_specs: list[SubgoalSpec] = field(default_factory=list, repr=False)
 
     # --- what can be done here -------------------------------------------------------
     @property
@@ -158,7 +159,7 @@ class ShopState:
         self.result_page = number
         start = (number - 1) * RESULTS_PER_PAGE
         asins = self.results[start : start + RESULTS_PER_PAGE]
-        self._page_products = [p for p in map(self.store.get, asins) if p is not None]
+        self._page_products = self.store.get_many(asins)
 
     def _click(self, label: str) -> Transition:
         clicks = self.admissible_clicks()
@@ -220,7 +221,9 @@ class ShopState:
 
     # --- subgoals ----------------------------------------------------------------------
     def _update_achieved(self) -> None:
-        for sid, _, check in subgoal_specs(self.goal):
+        if not self._subgoal_specs:
+            self._subgoal_specs = subgoal_specs(self.goal)
+        for sid, _, check in self._subgoal_specs:
             if sid not in self.achieved and check(self):
                 self.achieved.append(sid)
 

@@ -41,6 +41,8 @@ BM25_WEIGHTS = (10.0, 5.0, 1.0, 2.0, 4.0, 2.0)
 """BM25 column weights for (title, product_type, description, features, attributes, options)."""
 FTS_COLUMNS = "title, product_type, description, features, attributes, options"
 BUILD_BATCH = 5000
+PRODUCT_CACHE_SIZE = 20_000
+"""Decoded products kept in memory per store (cleared when full)."""
 CACHE_ENV_VAR = "HIERGYM_CACHE"
 STORE_FORMAT = 2
 """Bump when the schema or index settings change, so cached database files are rebuilt."""
@@ -174,6 +176,7 @@ class ProductStore:
     def __init__(self, conn: sqlite3.Connection):
         self._conn = conn
         self._lock = threading.Lock()
+        self._cache: dict[str, Product] = {}
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         self.seed = int(meta["seed"])
         self.num_products = int(meta["n"])
@@ -232,9 +235,24 @@ class ProductStore:
 
     def get(self, asin: str) -> Product | None:
         """The product with id ``asin`` (case-insensitive), or None."""
-        with self._lock:
-            row = self._conn.execute(f"SELECT {_COLUMNS} FROM products WHERE asin = ?", (asin.upper(),)).fetchone()
-        return _product(row) if row else None
+        found = self.get_many([asin])
+        return found[0] if found else None
+
+    def get_many(self, asins: list[str]) -> list[Product]:
+        """The products with ids ``asins`` (at most one query), in the given order; unknown ids are skipped.
+
+        Products are immutable, so decoded ones are kept in a bounded cache (result pages repeat).
+        """
+        keys = [a.upper() for a in asins]
+        missing = [k for k in keys if k not in self._cache]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            with self._lock:
+                rows = self._conn.execute(f"SELECT {_COLUMNS} FROM products WHERE asin IN ({marks})", missing).fetchall()
+            if len(self._cache) + len(rows) > PRODUCT_CACHE_SIZE:
+                self._cache.clear()
+            self._cache.update((row[0], _product(row)) for row in rows)
+        return [self._cache[k] for k in keys if k in self._cache]
 
     def by_index(self, index: int) -> Product:
         """Product number ``index`` in ``[0, num_products)`` (task sampling)."""

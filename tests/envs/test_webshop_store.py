@@ -134,3 +134,9 @@ def test_lookup_and_index_errors(store):
     assert store.get("B000000000") is None
     with pytest.raises(IndexError, match="index"):
         store.by_index(N)
+
+
+def test_get_many_keeps_order_and_skips_unknown(store):
+    a, b = store.by_index(4), store.by_index(9)
+    assert store.get_many([b.asin, "B000000000", a.asin.lower()]) == [b, a]
+    assert store.get_many([]) == []

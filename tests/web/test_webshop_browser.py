@@ -1,5 +1,6 @@
 """A real browser (selenium + Debian chromium, headless) buys the right product on the WebShop site."""
 
+import os
 import shutil
 import tempfile
 
@@ -24,7 +25,7 @@ CHROME_FLAGS = (
 @pytest.fixture
 def browser():
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (dev extra)")
-    driver_path = shutil.which("chromedriver") or (CHROMEDRIVER if shutil.os.path.exists(CHROMEDRIVER) else None)
+    driver_path = shutil.which("chromedriver") or (CHROMEDRIVER if os.path.exists(CHROMEDRIVER) else None)
     if driver_path is None:
         pytest.skip("chromedriver is absent (apt-get install chromium chromium-driver)")
     from selenium.webdriver.chrome.service import Service
