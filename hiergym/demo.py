@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 DEMO_ENV_ID = "hiergym/Sokoban-6x6-1box-v0"
 DEMO_MAX_STEPS = 12
 """Episode limit: the 6x6 levels have optimal solutions of a few moves."""
+DEMO_PROMPT = Path(__file__).with_name("demo_prompt.json")
+"""Prompt = the grid alone (the tiny model needs no instructions; fewer tokens = faster on CPU)."""
 
 
 def sokoban_expert(env: Any) -> list[str]:
@@ -69,7 +71,7 @@ class DemoConfig:
 
             raise ConfigError("algo", self.algo, "'gigpo' or 'grpo'")
         return TrainConfig(
-            env=EnvConfig(env_id=DEMO_ENV_ID, max_episode_steps=DEMO_MAX_STEPS),
+            env=EnvConfig(env_id=DEMO_ENV_ID, max_episode_steps=DEMO_MAX_STEPS, template=str(DEMO_PROMPT)),
             model=ModelConfig(init_seed=self.seed),
             algo=AlgoConfig(name=self.algo, gigpo=GiGPOConfig(group_size=self.group_size), grpo=GRPOConfig(group_size=self.group_size)),
             trainer=TrainerConfig(lr=self.lr, seed=self.seed),
