@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -139,8 +140,9 @@ class GameKey:
         return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
+@functools.cache
 def _textworld_version() -> str:
-    from importlib.metadata import version
+    from importlib.metadata import version  # reads package metadata from disk: memoised
 
     return version("textworld")
 
