@@ -95,7 +95,9 @@ def gigpo_advantages(
         )
     starts = segment_starts(ep_codes)
     lengths = np.diff(np.r_[starts, r.size])
-    if not np.array_equal(np.repeat(groups[starts], lengths), groups):
+    continues = np.ones(r.size, dtype=bool)
+    continues[starts] = False  # True on every turn after an episode's first
+    if np.any((groups[1:] != groups[:-1]) & continues[1:]):
         raise ValueError("group_ids must be constant within an episode (one task group per episode)")
     episode_group, _ = factorize(groups[starts])  # one key per episode, not per turn
     group_codes = np.repeat(episode_group, lengths)

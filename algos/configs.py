@@ -115,8 +115,12 @@ class TrainerConfig:
             raise ConfigError("eps_low", self.eps_low, "in (0, 1) so that 1 - eps_low is a positive ratio bound")
         if not self.eps_high > 0:
             raise ConfigError("eps_high", self.eps_high, "> 0 (DAPO: 0.28)")
-        if self.dual_clip is not None and not self.dual_clip > 1.0:
-            raise ConfigError("dual_clip", self.dual_clip, "None or > 1.0 (the cap must lie above the clipped ratio; verl uses 3.0)")
+        if self.dual_clip is not None and not self.dual_clip > 1.0 + self.eps_high:
+            raise ConfigError(
+                "dual_clip",
+                self.dual_clip,
+                f"None or > 1 + eps_high = {1.0 + self.eps_high} (the cap must lie above the clip range; verl uses 3.0)",
+            )
         if self.kl_beta < 0:
             raise ConfigError("kl_beta", self.kl_beta, "a non-negative KL weight")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:

@@ -72,6 +72,7 @@ def test_unknown_config_type_raises():
         (GiGPOConfig, {"omega": -1.0}, "omega"),
         (TrainerConfig, {"eps_low": 1.0}, "eps_low"),
         (TrainerConfig, {"dual_clip": 1.0}, "dual_clip"),
+        (TrainerConfig, {"dual_clip": 1.4, "eps_high": 0.5}, "dual_clip"),
         (TrainerConfig, {"max_tokens_per_microbatch": 0}, "max_tokens_per_microbatch"),
         (TrainerConfig, {"lr": 0.0}, "lr"),
         (TrainerConfig, {"max_grad_norm": -1.0}, "max_grad_norm"),
