@@ -97,3 +97,36 @@ def test_stats_shares_add_up():
     d = stats.as_dict()
     assert d["share_env"] + d["share_model"] + d["share_collector"] == pytest.approx(1.0, abs=1e-6)
     assert d["env_steps_per_s"] > 0
+
+
+class MalformedAgent:
+    """Empty, endless (cut at max_new_tokens), tag-less and unclosed answers, then a good one."""
+
+    ANSWERS = ["", "left left left left left left left left", "up", "<action>down", "<action>left</action>"]
+
+    def __init__(self):
+        self.t = 0
+
+    def act(self, observations, sampling=None):
+        from hiergym.agents.llm_agent import AgentAction
+        from hiergym.types import Generation
+        from hiergym.wrappers import parse_llm_output
+
+        text = self.ANSWERS[min(self.t, len(self.ANSWERS) - 1)]
+        self.t += 1
+        parsed = parse_llm_output(text)
+        gen = Generation([1], [2], [-1.0], text, finish_reason="length" if self.t == 2 else "stop")
+        return [AgentAction(text, parsed.action, parsed.format_ok, [gen]) for _ in observations]
+
+
+def test_malformed_model_output_is_an_invalid_action_with_penalty_not_a_crash():
+    from hiergym.envs.common import INVALID_ACTION_PENALTY
+    from hiergym.train import TextEnvMaker
+
+    with Collector(TextEnvMaker(max_episode_steps=5), MalformedAgent(), num_slots=1) as c:
+        (traj,), _ = c.collect([("hiergym/Sokoban-6x6-1box-v0", 0)], group_size=1)
+    bad, good = traj.turns[:4], traj.turns[4]
+    assert [t.action_valid for t in bad] == [False] * 4 and all(t.action is None for t in bad)
+    assert [t.reward for t in bad] == [pytest.approx(INVALID_ACTION_PENALTY)] * 4
+    assert all(t.info["parse_error"] for t in bad) and len({t.anchor for t in bad}) == 1  # no state change
+    assert good.action == "left" and good.action_valid and len(traj) == 5
