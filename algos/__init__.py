@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hiergym.algos.advantages import GiGPOParts, gigpo_advantages, grpo_advantages
 from hiergym.algos.configs import GiGPOConfig, GRPOConfig, TrainerConfig
-from hiergym.algos.estimators import compute_advantages, gigpo_trajectory_parts
+from hiergym.algos.estimators import compute_advantages, gigpo_stats, gigpo_trajectory_parts
 from hiergym.algos.returns import discounted_returns, episode_returns
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ __all__ = [
     "discounted_returns",
     "episode_returns",
     "gigpo_advantages",
+    "gigpo_stats",
     "gigpo_trajectory_parts",
     "grpo_advantages",
     "kl_k3",

@@ -72,6 +72,19 @@ def gigpo_trajectory_parts(trajectories: Sequence[Trajectory], config: GiGPOConf
     )
 
 
+def gigpo_stats(parts: GiGPOParts) -> dict[str, float]:
+    """Numbers to log per batch: spread of both parts and how many turns found a step group to compare with."""
+    if parts.total.size == 0:
+        return {}
+    grouped = parts.step_group_size > 1
+    return {
+        "gigpo/episode_adv_std": float(parts.episode.std()),
+        "gigpo/step_adv_std": float(parts.step.std()),
+        "gigpo/step_grouped_share": float(grouped.mean()),
+        "gigpo/step_group_size_mean": float(parts.step_group_size.mean()),
+    }
+
+
 def _anchor_code(turn: Turn, codes: dict[tuple[str, str], int], config: GiGPOConfig) -> int:
     """Dense code of a turn's step-group key; a fresh code (a singleton) when there is no key."""
     if turn.anchor is not None:

@@ -5,7 +5,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hiergym.algos import GiGPOConfig, GRPOConfig, TrainerConfig, compute_advantages, gigpo_advantages, gigpo_trajectory_parts
+from hiergym.algos import (
+    GiGPOConfig,
+    GRPOConfig,
+    TrainerConfig,
+    compute_advantages,
+    gigpo_advantages,
+    gigpo_stats,
+    gigpo_trajectory_parts,
+)
 from hiergym.error import ConfigError
 from hiergym.types import Trajectory, Turn
 
@@ -50,6 +58,9 @@ def test_missing_anchor_falls_back_to_observation_text():
     assert parts.step[0] > 0 > parts.step[2]  # 0.95 * 1 vs 0 return-to-go from the same observation
     none = gigpo_trajectory_parts(trajs, GiGPOConfig(anchor_fallback="none"))
     assert none.step_group_size.tolist() == [1, 1, 1, 1] and not none.step.any()
+    # sizes 2, 1, 2, 1: half the turns have a step group, mean size 1.5
+    stats = gigpo_stats(parts)
+    assert stats["gigpo/step_grouped_share"] == 0.5 and stats["gigpo/step_group_size_mean"] == 1.5
 
 
 def test_anchor_and_observation_keys_never_collide():
