@@ -1,5 +1,6 @@
 """HouseholdEnv: rewards, invalid commands, episode end, splits, knobs, determinism, fuzz, play."""
 
+import os
 import pickle
 import string
 import subprocess
@@ -112,7 +113,7 @@ def test_episode_is_identical_across_processes_and_hash_seeds():
         "print(repr(out))\n"
     )
     runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": s, "PATH": ""}).stdout
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": s}).stdout
         for s in ("1", "2")
     ]
     assert runs[0] == runs[1] and len(runs[0]) > 100
