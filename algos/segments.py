@@ -21,7 +21,7 @@ _HASH_SEED = 0x5EED
 """Seed of the fixed string-hash multipliers (codes never depend on the process, unlike ``hash()``)."""
 _PREFIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, odd: spreads prefix codes over all bits
 _CHUNK_ROWS = 1 << 15
-"""Rows hashed/compared per chunk, so a chunk's strings stay in cache while we loop over their words."""
+"""Rows compared per chunk when verifying string codes (bounds the temporary copy to a few MB)."""
 
 
 def factorize(keys: Sequence | np.ndarray) -> tuple[np.ndarray, int]:
@@ -30,7 +30,8 @@ def factorize(keys: Sequence | np.ndarray) -> tuple[np.ndarray, int]:
     Integers use a lookup table when their range is small, else ``np.unique``. Strings are hashed
     to uint64 (vectorised over rows), factorised, then every row is compared with its hash group's
     first row; rows that collided get exact codes of their own, so the result is always exact.
-    Codes are not necessarily in sorted-key order.
+    Object arrays (mixed Python values) are compared by their ``str()``. Codes are not necessarily
+    in sorted-key order.
     """
     arr = np.asarray(keys)
     if arr.ndim != 1:
