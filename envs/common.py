@@ -7,6 +7,7 @@ alphanumeric only, so ``Text(n).contains("go north")`` would be False and
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Any
 
@@ -29,10 +30,12 @@ def text_space(max_length: int, *, min_length: int = 0) -> spaces.Text:
     return spaces.Text(max_length=max_length, min_length=min_length, charset=TEXT_CHARSET)
 
 
+_NOT_PRINTABLE = re.compile("[^" + re.escape(string.printable) + "]")
+
+
 def clip_text(text: str, max_length: int = MAX_OBS_CHARS) -> str:
     """Map text into ``text_space``: non-printable characters become '?', length is capped."""
-    printable = "".join(c if c in TEXT_CHARSET else "?" for c in text)
-    return printable[:max_length]
+    return _NOT_PRINTABLE.sub("?", text[:max_length])
 
 
 def normalize_command(action: Any) -> str | None:
