@@ -117,7 +117,7 @@ def main() -> None:
 
     if not args.skip_load:
         with ServerProcess(num_products=1000) as server:
-            report = asyncio.run(run_load(server.url, args.sessions, args.actions))
+            report = asyncio.run(run_load(server.url, args.sessions, args.actions, timeout_s=900))
         print(f"\nLoad ({args.sessions} concurrent sessions x {args.actions} actions, server in its own process): "
               f"{report.summary()}")
         print(f"latency mean {statistics.fmean(report.latencies_ms):.1f} ms")

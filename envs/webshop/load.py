@@ -16,7 +16,8 @@ from hiergym.envs.webshop.store import query_terms
 from hiergym.info_keys import InfoKeys
 
 REQUEST_TIMEOUT_S = 60.0
-MAX_CONNECTIONS = 100
+MAX_CONNECTIONS = 16
+"""HTTP connections the client pools for all sessions (httpx pays per pooled connection on every request)."""
 
 
 @dataclass
