@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import string
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 OBS_PARTS = ("feedback", "description", "inventory")
 DEFAULT_NUM_GAMES = 100
 DEFAULT_MAX_STEPS = 100
+_PRINTABLE = re.compile(f"[{re.escape(string.printable)}]*")
 MAX_LOADED_GAMES = 4
 """Started interpreters kept per env (LRU), so a small pool of games does not reload on every reset."""
 
@@ -228,7 +231,10 @@ class TextWorldEnv(gym.Env[str, str]):
         for name in ("description", "inventory"):
             if name in self.obs_parts:
                 parts[name] = (self._state.get(name) or "").strip()
-        return clip_text("\n\n".join(parts[p] for p in self.obs_parts if parts[p]), MAX_OBS_CHARS)
+        text = "\n\n".join(parts[p] for p in self.obs_parts if parts[p])
+        if len(text) <= MAX_OBS_CHARS and _PRINTABLE.fullmatch(text):
+            return text  # the usual case; clip_text's per-character pass is the slow path
+        return clip_text(text, MAX_OBS_CHARS)
 
     def _info(self) -> dict[str, Any]:
         subgoals = self._game.subgoals
