@@ -70,7 +70,10 @@ class Trainer:
 
     @torch.no_grad()
     def logprobs(self, batch: Batch, model: torch.nn.Module | None = None) -> torch.Tensor:
-        """``[B, T]`` token log-probs of ``batch`` under ``model`` (default: the policy), micro-batched, no grad."""
+        """``[B, T]`` token log-probs of ``batch`` under ``model`` (default: the policy), 0 off the response mask.
+
+        Micro-batched like the update and computed without grad (old and reference log-probs).
+        """
         model = self.model if model is None else model
         batch = batch.to(self.device)
         out = torch.zeros(batch.input_ids.shape, dtype=torch.float32, device=self.device)
