@@ -96,3 +96,27 @@ def test_two_processes_asking_for_one_game_make_it_once_and_both_read_it_whole(t
     assert log.read_text().splitlines() == ["generate"]
     leftovers = [p.name for p in (tmp_path / "cache" / "tw-simple").iterdir() if p.name.startswith(".")]
     assert leftovers == [], "temporary directories must be renamed or removed"
+
+
+_FINGERPRINT = textwrap.dedent(
+    """
+    import hashlib, json, sys
+    from hiergym.envs.tw.games import GameKey, ensure_game
+    path = ensure_game(GameKey.of("tw-treasure_hunter", {"level": 3}, int(sys.argv[2])), sys.argv[1])
+    print(hashlib.blake2b(path.read_bytes() + path.with_suffix(".json").read_bytes()).hexdigest())
+    """
+)
+
+
+def _fingerprint(root, seed):
+    return subprocess.run([sys.executable, "-c", _FINGERPRINT, str(root), str(seed)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.slow
+def test_a_key_makes_the_same_game_in_any_process_with_or_without_the_grammar_cache(tmp_path):
+    cold = _fingerprint(tmp_path / "a", 11)  # empty cache: grammars parsed from TextWorld's files
+    other = _fingerprint(tmp_path / "b", 12)  # fills b's grammar cache
+    warm = _fingerprint(tmp_path / "b", 11)  # same key, grammars read from the pickle
+    assert cold == warm != other
+    assert list((tmp_path / "b").glob("grammars-*.pkl"))
