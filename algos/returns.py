@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.signal import lfilter
 
 from hiergym.algos.segments import factorize, segment_starts
 
@@ -32,6 +31,8 @@ def discounted_returns(rewards: Sequence[float] | np.ndarray, episode_ids: Seque
 
 def discounted_returns_by_segment(rewards: np.ndarray, starts: np.ndarray, gamma: float) -> np.ndarray:
     """``discounted_returns`` for float64 ``rewards[N]`` whose episodes begin at the sorted rows ``starts``."""
+    from scipy.signal import lfilter  # scipy.signal takes ~1 s to import: only when returns are computed
+
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma={gamma!r} must lie in [0, 1]")
     r = rewards
