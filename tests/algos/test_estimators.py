@@ -1,6 +1,8 @@
 """compute_advantages over Trajectory objects, and the algorithm configs' checks."""
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -101,3 +103,10 @@ def test_config_defaults_are_the_papers():
     assert (t.eps_low, t.eps_high, t.loss_agg, t.kl_beta) == (0.2, 0.28, "token-mean", 0.0)
     for cls in (GRPOConfig, GiGPOConfig, TrainerConfig):
         assert all(f.default is not dataclasses.MISSING for f in dataclasses.fields(cls))
+
+
+def test_importing_algos_is_light():
+    # the CLI imports the configs; torch and scipy.signal load only when a loss, trainer or return runs
+    code = "import sys, hiergym.algos; print([m for m in ('torch', 'transformers', 'scipy.signal') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
