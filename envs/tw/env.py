@@ -82,7 +82,8 @@ class TextWorldEnv(gym.Env[str, str]):
     Same seed, same game, same start state.
 
     **Episode end.** ``terminated`` when the game is won or lost; ``truncated`` after
-    ``max_steps`` steps.
+    ``max_steps`` steps. Steps after the end change nothing: same observation, reward 0,
+    ``terminated`` again.
 
     **Info** (``InfoKeys``): ``admissible_actions``, ``won``, ``lost``, ``score``, ``max_score``,
     ``task`` (the objective), ``anchor_state`` (the true facts, sorted, written with entity
@@ -146,6 +147,7 @@ class TextWorldEnv(gym.Env[str, str]):
         self._score = 0.0
         self._steps = 0
         self._achieved = 0
+        self._won = self._lost = False
         self._last_obs = ""
 
     # --- Gymnasium API -------------------------------------------------------------------------
@@ -156,6 +158,7 @@ class TextWorldEnv(gym.Env[str, str]):
         self._state = self._game.interpreter.reset()
         self._score = float(self._state["score"] or 0)
         self._steps = 0
+        self._won = self._lost = False
         self.true_facts = self._speller(self._state["_facts"])
         self._achieved = advance_progress(self._game.subgoals, 0, self)
         self._last_obs = self._observation(self._state["feedback"])
@@ -166,14 +169,18 @@ class TextWorldEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("call reset() before step()")
         command = normalize_command(action)
         admissible_before = self._state["admissible_commands"]
+        if self._won or self._lost:  # the game is over: the interpreter only offers RESTART/QUIT now
+            info = self._info()
+            info.update(action_flags(format_ok=bool(command), admissible=False, effective=False))
+            return self._last_obs, 0.0, True, False, info
         refused = refusal(command) if command is not None else EMPTY_COMMAND_FEEDBACK
         self._steps += 1
         if refused is None:
             feedback, effective = self._send(command)
         else:
             feedback, effective = refused, False
-        won, lost = bool(self._state["won"]), bool(self._state["lost"])
-        score = float(self._state["score"] or 0)
+        self._won, self._lost = won, lost = bool(self._state["won"]), bool(self._state["lost"])
+        score = self._score if self._state["score"] is None else float(self._state["score"])  # None once the game is over
         admissible = refused is None and (command in admissible_before or effective)
         reward = score - self._score + (self.win_bonus if won and effective else 0.0)
         if not admissible:
@@ -240,8 +247,8 @@ class TextWorldEnv(gym.Env[str, str]):
         subgoals = self._game.subgoals
         return {
             InfoKeys.ADMISSIBLE_ACTIONS: list(self._state["admissible_commands"]),
-            InfoKeys.WON: bool(self._state["won"]),
-            InfoKeys.LOST: bool(self._state["lost"]),
+            InfoKeys.WON: self._won,
+            InfoKeys.LOST: self._lost,
             InfoKeys.SCORE: self._score,
             InfoKeys.MAX_SCORE: self._game.max_score,
             InfoKeys.TASK: self._game.objective,

@@ -77,11 +77,14 @@ def test_subgoal_text_and_target_are_readable_and_checkable(simple_env):
     assert goal.to_dict()["text"] == goal.text
 
 
-def test_score_delta_is_the_reward_and_win_bonus_is_added_once():
+def test_score_delta_is_the_reward_win_bonus_is_added_once_and_the_end_is_final():
     env = small_env("coin", win_bonus=5.0)
     _, info = env.reset(seed=0)
-    _, reward, terminated, _, info = env.step(info[InfoKeys.SUBGOALS][-1].text)
+    obs, reward, terminated, _, info = env.step(info[InfoKeys.SUBGOALS][-1].text)
     assert terminated and reward == 1.0 + 5.0
+    for command in ("look", "restart", "take coin"):  # after the end nothing changes and nothing is paid
+        assert env.step(command)[:3] == (obs, 0.0, True)
+    assert env.step("look")[4][InfoKeys.WON]
     env.close()
 
 
