@@ -108,6 +108,7 @@ class Trainer:
     def _prepare(self, batch: Batch) -> tuple[Batch, torch.Tensor | None, dict[str, float]]:
         """Move to device, recompute old log-probs (and reference ones); report the sampler mismatch."""
         batch = batch.to(self.device)
+        self._check_token_ids(batch)
         self.model.train()
         recomputed = self.logprobs(batch)
         mask = batch.response_mask.float()
@@ -126,6 +127,16 @@ class Trainer:
             )
         ref = self.logprobs(batch, self.ref_model) if self.ref_model is not None else None
         return batch, ref, metrics
+
+    def _check_token_ids(self, batch: Batch) -> None:
+        """Fail naming the row and id, instead of an index error deep inside the embedding."""
+        vocab = getattr(getattr(self.model, "get_input_embeddings", lambda: None)(), "num_embeddings", None)
+        limit = vocab if vocab is not None else torch.iinfo(torch.long).max
+        bad = (batch.attention_mask > 0) & ((batch.input_ids < 0) | (batch.input_ids >= limit))
+        if bool(bad.any()):
+            row, col = torch.nonzero(bad)[0].tolist()
+            token = int(batch.input_ids[row, col])
+            raise ValueError(f"batch row {row} position {col} has token id {token}, outside the model vocabulary [0, {vocab})")
 
     def _update(self, batch: Batch, ref: torch.Tensor | None, rows: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)

@@ -136,3 +136,10 @@ def test_state_dict_resume_continues_identically():
     for pa, pb in zip(a.model.parameters(), b.model.parameters()):
         torch.testing.assert_close(pa, pb)
     assert b.num_steps == 2 and b.num_updates == 4 and "state" in state["optimizer"]
+
+
+def test_out_of_vocabulary_token_is_a_clear_error():
+    batch = make_batch()
+    batch.input_ids[2, 1] = VOCAB + 5
+    with pytest.raises(ValueError, match="row 2 position 1 has token id 69"):
+        Trainer(tiny_lm(), TrainerConfig()).step(batch)
