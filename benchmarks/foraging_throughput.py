@@ -11,6 +11,7 @@ build its observation space under Gymnasium 1.x: "low.shape doesn't match provid
 
 Reported: median steps/s over the repeats (min-max in brackets), by CPU time of this process
 (``time.process_time``) so other load on the machine matters less; wall-clock medians alongside.
+Repeats are interleaved across the envs, and "ours / it" is the median of the per-round ratios.
 Timings still depend on machine load: the header prints the core count and load average.
 """
 
@@ -101,16 +102,22 @@ def lbforaging(cfg: Config) -> Callable[[np.ndarray], None]:
     return run
 
 
-def measure(run: Callable[[np.ndarray], None], actions: np.ndarray, repeats: int) -> tuple[list[float], list[float]]:
-    """Steps/s by CPU time and by wall clock, one value per repeat (after one warm-up pass)."""
-    run(actions[: len(actions) // 10])
-    cpu, wall = [], []
+def measure(runs: list[Callable[[np.ndarray], None]], actions: np.ndarray, repeats: int) -> list[tuple[list, list]]:
+    """Per run: steps/s by CPU time and by wall clock, one value per repeat.
+
+    Repeats are interleaved (all envs once, then all again, ...) so that changes in the machine's
+    load hit every env alike; each env gets one untimed warm-up pass first.
+    """
+    for run in runs:
+        run(actions[: len(actions) // 10])
+    out: list[tuple[list, list]] = [([], []) for _ in runs]
     for _ in range(repeats):
-        c0, w0 = time.process_time(), time.perf_counter()
-        run(actions)
-        cpu.append(len(actions) / (time.process_time() - c0))
-        wall.append(len(actions) / (time.perf_counter() - w0))
-    return cpu, wall
+        for run, (cpu, wall) in zip(runs, out):
+            c0, w0 = time.process_time(), time.perf_counter()
+            run(actions)
+            cpu.append(len(actions) / (time.process_time() - c0))
+            wall.append(len(actions) / (time.perf_counter() - w0))
+    return out
 
 
 def _cell(rates: list[float]) -> str:
@@ -140,10 +147,12 @@ def main() -> None:
         rows.append(("hiergym ForagingEnv (text)", ours(cfg, "text")))
         if have_reference:
             rows.append(("lbforaging (vector obs)", lbforaging(cfg)))
-        results = [(name, *measure(run, actions, args.repeats)) for name, run in rows]
-        ours_cpu = statistics.median(results[0][1])
-        for name, cpu, wall in results:
-            ratio = "" if name.startswith("hiergym") else f"{ours_cpu / statistics.median(cpu):>10.2f}x"
+        timed = measure([run for _, run in rows], actions, args.repeats)
+        ours_cpu = timed[0][0]
+        for (name, _), (cpu, wall) in zip(rows, timed):
+            # ratio: median over repeats of ours / theirs measured back to back in the same round
+            paired = statistics.median(o / t for o, t in zip(ours_cpu, cpu))
+            ratio = "" if name.startswith("hiergym") else f"{paired:>10.2f}x"
             print(f"{str(cfg):<26}{name:<30}{_cell(cpu):>26}{statistics.median(wall):>14.0f}{ratio:>11}")
     if not have_reference:
         print("lbforaging is not installed: `pip install lbforaging` to add the reference rows")

@@ -42,6 +42,13 @@ from .render import PygameWindow, agent_glyph, render_ansi, render_rgb
 from .text import describe
 
 OBS_MODES = ("vector", "text")
+_FLAGS = {
+    (f, a, e): action_flags(format_ok=f, admissible=a, effective=e)
+    for f in (False, True)
+    for a in (False, True)
+    for e in (False, True)
+}
+"""The eight possible action-flag dicts, built once (infos copy them into each agent's dict)."""
 DEFAULT_VIEW_RADIUS = 2
 RENDER_FPS = 5
 MAX_AGENTS = 10
@@ -193,7 +200,7 @@ class GridTaskEnv(ParallelEnv):
         self.layout_changed()
         self._subgoals = {a: self._make_subgoals(a) for a in self.agents}
         self._achieved = {a: [] for a in self.agents}
-        self._last_flags = {a: action_flags(format_ok=True, admissible=True, effective=False) for a in self.agents}
+        self._last_flags = {a: _FLAGS[True, True, False] for a in self.agents}
         self._update_achieved()
         if self.render_mode == "human":
             self.render()
@@ -215,8 +222,7 @@ class GridTaskEnv(ParallelEnv):
         reward += self.invalid_action_penalty * admissible.count(False)
         self.cycle += 1
         self._last_flags = {
-            a: action_flags(format_ok=format_ok[i], admissible=admissible[i], effective=effective[i])
-            for a, i in self._index.items()
+            a: _FLAGS[format_ok[i], admissible[i], bool(effective[i])] for a, i in self._index.items()
         }
         self._update_achieved()
         self._masks = self.action_masks()
@@ -360,11 +366,11 @@ class GridTaskEnv(ParallelEnv):
             i = self._index[agent]
             r, c = self.positions[i].tolist()
             own = self._agent_vector(i)
-            obs = np.zeros(self.obs_dim, dtype=np.float32)
+            one_hot = [0.0] * self.n_agents
+            one_hot[i] = 1.0
+            obs = np.empty(self.obs_dim, dtype=np.float32)
             obs[:n_view] = planes[:, r : r + side, c : c + side].ravel()
-            obs[n_view : n_view + 2] = own[:2]
-            obs[n_view + 2 + i] = 1.0
-            obs[n_view + 2 + self.n_agents :] = own[2:]
+            obs[n_view:] = own[:2] + one_hot + own[2:]
             out[agent] = obs
         return out
 
