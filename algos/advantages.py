@@ -85,15 +85,15 @@ def gigpo_advantages(
     step-group sizes) for logging.
     """
     r = as_finite(rewards, "rewards")
-    ep_codes, _ = factorize(episode_ids)
+    episodes = np.asarray(episode_ids)
     groups = np.asarray(group_ids)
     anchors = np.asarray(anchors)
-    if not (r.shape == ep_codes.shape == groups.shape == anchors.shape):
+    if not (r.shape == episodes.shape == groups.shape == anchors.shape):
         raise ValueError(
-            f"rewards {r.shape}, episode_ids {ep_codes.shape}, group_ids {groups.shape} and anchors "
+            f"rewards {r.shape}, episode_ids {episodes.shape}, group_ids {groups.shape} and anchors "
             f"{anchors.shape} must all have one entry per turn"
         )
-    starts = segment_starts(ep_codes)
+    starts = segment_starts(episodes)
     lengths = np.diff(np.r_[starts, r.size])
     continues = np.ones(r.size, dtype=bool)
     continues[starts] = False  # True on every turn after an episode's first

@@ -23,10 +23,10 @@ def discounted_returns(rewards: Sequence[float] | np.ndarray, episode_ids: Seque
     max|r| / (1 - gamma), so the subtraction keeps float64 precision.
     """
     r = np.asarray(rewards, dtype=np.float64)
-    codes, _ = factorize(episode_ids)
-    if codes.shape != r.shape:
-        raise ValueError(f"rewards has shape {r.shape} but episode_ids has shape {codes.shape}; need one id per turn")
-    return discounted_returns_by_segment(r, segment_starts(codes), gamma)
+    episodes = np.asarray(episode_ids)
+    if episodes.shape != r.shape:
+        raise ValueError(f"rewards has shape {r.shape} but episode_ids has shape {episodes.shape}; need one id per turn")
+    return discounted_returns_by_segment(r, segment_starts(episodes), gamma)
 
 
 def discounted_returns_by_segment(rewards: np.ndarray, starts: np.ndarray, gamma: float) -> np.ndarray:

@@ -69,10 +69,11 @@ def factorize_pairs(codes_a: np.ndarray, keys_b: Sequence | np.ndarray) -> tuple
     # code of b itself, with no sort; only rows whose a differs from the a of b's first row are sorted.
     owner = codes_a[GroupStats(codes_b, n_b).first_row()]
     shared = np.flatnonzero(codes_a != owner[codes_b])
+    if not shared.size:
+        return codes_b, n_b
     pair = codes_b.copy()
-    if shared.size:
-        sub, _ = _factorize_ints(codes_a[shared] * np.int64(n_b) + codes_b[shared])
-        pair[shared] = n_b + sub
+    sub, _ = _factorize_ints(codes_a[shared] * np.int64(n_b) + codes_b[shared])
+    pair[shared] = n_b + sub
     return _factorize_ints(pair)
 
 
@@ -211,13 +212,16 @@ def group_zscore(
     return np.where(degenerate[groups.codes], 0.0, centred)
 
 
-def segment_starts(episode_codes: np.ndarray) -> np.ndarray:
-    """Start row of each contiguous run of equal codes; raise if an episode's rows are not contiguous."""
-    n = episode_codes.size
-    if n == 0:
+def segment_starts(episode_ids: Sequence | np.ndarray) -> np.ndarray:
+    """Start row of each contiguous run of equal ids; raise if an episode's rows are not contiguous.
+
+    Only the E run starts are factorised (to see that no id starts two runs), not the N rows.
+    """
+    ids = np.asarray(episode_ids)
+    if ids.size == 0:
         return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, episode_codes[1:] != episode_codes[:-1]])
-    if np.bincount(episode_codes[starts]).max() > 1:
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    if factorize(ids[starts])[1] != starts.size:
         raise ValueError(
             "episode_ids are not contiguous: the turns of one episode must be adjacent rows in time order"
         )
