@@ -54,13 +54,18 @@ class DemoConfig:
     """gigpo or grpo."""
     group_size: int = 8
     tasks_per_iteration: int = 8
-    warm_start_steps: int = 12
+    warm_start_steps: int = 20
     """Supervised steps on solver demonstrations (0 = pure RL from the random model)."""
     warm_start_episodes: int = 64
     warm_start_lr: float = 2e-3
     eval_every: int = 10
     eval_episodes: int = 64
-    lr: float = 5e-4
+    eval_temperature: float = 1.0
+    """Held-out success of the sampled policy (the one RL trains); 0 = greedy."""
+    lr: float = 1e-3
+    """RL learning rate (AdamW) of the tiny model."""
+    num_minibatches: int = 4
+    """Optimiser updates per iteration (the batch is split; the PPO clip keeps later ones near)."""
     num_slots: int = 64
     resume: bool = False
     progress: bool = True
@@ -74,7 +79,7 @@ class DemoConfig:
             env=EnvConfig(env_id=DEMO_ENV_ID, max_episode_steps=DEMO_MAX_STEPS, template=str(DEMO_PROMPT)),
             model=ModelConfig(init_seed=self.seed),
             algo=AlgoConfig(name=self.algo, gigpo=GiGPOConfig(group_size=self.group_size), grpo=GRPOConfig(group_size=self.group_size)),
-            trainer=TrainerConfig(lr=self.lr, seed=self.seed),
+            trainer=TrainerConfig(lr=self.lr, num_minibatches=self.num_minibatches, seed=self.seed),
             sampling=SamplingParams(max_new_tokens=6, temperature=1.0),
             warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", episodes=self.warm_start_episodes, steps=self.warm_start_steps, lr=self.warm_start_lr),
             out=self.out,
@@ -83,6 +88,7 @@ class DemoConfig:
             num_slots=self.num_slots,
             eval_every=self.eval_every,
             eval_episodes=self.eval_episodes,
+            eval_temperature=self.eval_temperature,
             checkpoint_every=self.eval_every,
             seed=self.seed,
             resume=self.resume,
