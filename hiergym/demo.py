@@ -54,10 +54,10 @@ class DemoConfig:
     """gigpo or grpo."""
     group_size: int = 8
     tasks_per_iteration: int = 8
-    warm_start_steps: int = 20
+    warm_start_steps: int = 60
     """Supervised steps on solver demonstrations (0 = pure RL from the random model)."""
     warm_start_episodes: int = 64
-    warm_start_lr: float = 2e-3
+    warm_start_lr: float = 3e-3
     eval_every: int = 10
     eval_episodes: int = 64
     eval_temperature: float = 1.0
