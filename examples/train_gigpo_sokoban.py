@@ -45,12 +45,12 @@ def held_out_success() -> float:
 
 # 3. a short supervised warm start on the optimal solver's moves teaches the answer format
 print(f"held-out success at init: {held_out_success():.0%}")
-warm = replace(TrainConfig(), warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", steps=12))
+warm = replace(TrainConfig(), warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", steps=60, lr=3e-3))
 warm_start(warm, agent, make_env, backend.device)
 print(f"held-out success after warm start: {held_out_success():.0%}")
 
 # 4. GiGPO: episode-level z-score + anchor-state step groups, one trainer step per iteration
-trainer = Trainer(backend.model, TrainerConfig(lr=5e-4), device=backend.device)
+trainer = Trainer(backend.model, TrainerConfig(lr=1e-3, num_minibatches=4), device=backend.device)
 for it in range(ITERATIONS):
     tasks = [(ENV_ID, it * TASKS_PER_ITERATION + j) for j in range(TASKS_PER_ITERATION)]
     trajectories, stats = collector.collect(tasks, GIGPO.group_size)
