@@ -145,7 +145,8 @@ class WarmStartConfig:
     seed_start: int = 500_000
     """Demonstration seeds (kept apart from RL training and eval seeds)."""
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Cross-field check, run when training starts (a config file may supply the expert after flags)."""
         if self.steps > 0 and not self.expert:
             raise ConfigError("warm_start.expert", self.expert, "an entry point 'module:function' when warm_start.steps > 0")
 
@@ -327,6 +328,7 @@ class TrainLoop:
         from hiergym.collector import Collector
         from hiergym.runs import RunDir, seed_everything
 
+        config.warm_start.check()
         self.config = config
         self.run = RunDir(config.out, config, resume=config.resume, tensorboard=config.tensorboard)
         seed_everything(config.seed)

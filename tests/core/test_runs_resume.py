@@ -59,7 +59,7 @@ def test_resumed_run_reproduces_the_uninterrupted_run_exactly(tmp_path):
         (lambda: EnvConfig(env_id="hiergym/Sokoban-6x6-1boxx-v0"), "env.env_id"),
         (lambda: GRPOConfig(group_size=1), "group_size"),
         (lambda: ModelConfig(path="/nonexistent/model"), "model.path"),
-        (lambda: WarmStartConfig(steps=3), "warm_start.expert"),
+        (lambda: train(TrainConfig(warm_start=WarmStartConfig(steps=3))), "warm_start.expert"),
         (lambda: TrainConfig(iterations=10, tasks_per_iteration=8, eval_seed_start=40), "eval_seed_start"),
         (lambda: TrainConfig(num_slots=0), "num_slots"),
     ],
