@@ -451,6 +451,10 @@ def dataclass_from_dict(cls: type, data: dict[str, Any], *, prefix: str = "") ->
     return cls(**kwargs)
 
 
+RELATIVE_PATH_FIELDS = (("env", "template"), ("model", "path"))
+"""Config-file fields holding paths, resolved against the file's directory."""
+
+
 def load_config(path: str | Path) -> TrainConfig:
     """A ``TrainConfig`` from a .toml, .yaml/.yml or .json file (nested tables = nested configs)."""
     import json
@@ -470,6 +474,10 @@ def load_config(path: str | Path) -> TrainConfig:
         data = json.loads(text)
     else:
         raise ConfigError("config_file", str(path), "a file ending in .toml, .yaml, .yml or .json")
+    for section, key in RELATIVE_PATH_FIELDS:  # relative paths in a file are relative to the file
+        value = data.get(section, {}).get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            data[section][key] = str((path.parent / value).resolve())
     return dataclass_from_dict(TrainConfig, data)
 
 
