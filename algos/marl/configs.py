@@ -134,8 +134,10 @@ class SubgoalQMIXConfig(ValueLearnerConfig):
     """k: new subgoals are chosen every k steps, or earlier when any agent achieves its subgoal."""
     subgoal_ids: tuple[str, ...] = ()
     """Subgoal set: ids from the env's per-agent subgoal lists to use (empty = all the env offers)."""
-    mask_achieved: bool = True
-    """Hide subgoals the env reports as already achieved (info subgoals_achieved) from the selector."""
+    mask_achieved: bool = False
+    """Hide subgoals the env reports as already achieved (info subgoals_achieved) from the selector.
+
+    Off by default: many subgoals are state predicates an agent must keep true (stand on goal j)."""
     subgoal_bonus: float = 1.0
     """Intrinsic reward to an executor on the step it achieves its subgoal."""
     step_cost: float = 0.01
@@ -200,6 +202,8 @@ class MarlRunConfig:
     """Continue from run_dir/checkpoint.pt if it exists."""
     save_buffer: bool = True
     """Keep the replay buffer in the checkpoint so a resumed run continues exactly."""
+    plot: bool = True
+    """Draw learning_curve.png at the end (matplotlib; benchmarks turn it off to save its import time)."""
     torch_threads: int = 1
     """torch.set_num_threads for the run (small nets: 1 is fastest and fair to other jobs)."""
 

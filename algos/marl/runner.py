@@ -80,7 +80,7 @@ class SubgoalRewards:
 
     bonus: float = 1.0
     cost: float = 0.01
-    mask_achieved: bool = True
+    mask_achieved: bool = False
 
 
 @dataclass

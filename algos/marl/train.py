@@ -125,7 +125,8 @@ class MarlTrainer:
         if not rows or rows[-1]["t_env"] != c["t_env"]:
             rows.append(self.evaluate())
         self.save_checkpoint(self.run_dir / CHECKPOINT)
-        plot_learning_curve(self.run_dir / METRICS, self.run_dir / CURVE, title=f"{self.algo.algo} on {self.run.env_id}")
+        if self.run.plot:
+            plot_learning_curve(self.run_dir / METRICS, self.run_dir / CURVE, title=f"{self.algo.algo} on {self.run.env_id}")
         return rows
 
     def _iteration(self) -> None:

@@ -12,10 +12,19 @@ from hiergym.algos.marl.learner import QLearner
 from hiergym.algos.marl.runner import EpisodeRunner, probe_env
 from hiergym.envs.multiagent.matrix_game import OPTIMAL_RETURN, TwoStepMatrixGame
 from hiergym.error import ConfigError
+from tests.algos.marl_fixtures import Corridor
 
 MATRIX_TRAIN_STEPS = 200
 MATRIX_EPISODES = 256
-from tests.algos.marl_fixtures import Corridor
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny nets: one thread is fastest, and spinning OpenMP threads crawl on a shared, loaded CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def matrix_game_greedy_return(algo: str, seed: int = 0) -> float:

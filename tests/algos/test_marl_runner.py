@@ -12,6 +12,15 @@ from hiergym.types import Trajectory
 from tests.algos.marl_fixtures import Corridor
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny nets: one thread is fastest, and spinning OpenMP threads crawl on a shared, loaded CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def flat_runner(n_slots=3):
     spec = probe_env(Corridor())
     torch.manual_seed(0)

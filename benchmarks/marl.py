@@ -1,0 +1,207 @@
+"""Benchmark: IQL vs VDN vs QMIX vs subgoal-QMIX on GoalGrid, Foraging and KeyDoor.
+
+    python benchmarks/marl.py [--steps 12000] [--seeds 5] [--workers 2] [--out benchmarks/results/marl]
+
+Every (env, algo, seed) run is a full :class:`~hiergym.algos.marl.train.MarlTrainer` run on a
+small env config (``ENV_CONFIGS``) with the same budget of env steps, evaluated greedily on
+fixed evaluation seeds at regular intervals. The score of a run is its mean greedy evaluation
+return over the last ``FINAL_EVALS`` evaluations. Per (env, algo) the script prints the
+interquartile mean (IQM) over seeds with a percentile-bootstrap 95% CI (resampling seeds) and
+the mean success rate, writes ``summary.md`` / ``summary.json`` and one learning-curve PNG per
+env (IQM across seeds with the bootstrap band), and records the git commit and the CPU time.
+Runs are independent processes (``--workers``), each with one torch thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import trim_mean
+
+ALGOS = ("iql", "vdn", "qmix", "subgoal-qmix")
+ENV_CONFIGS: dict[str, dict[str, Any]] = {
+    "GoalGrid": {"env_id": "hiergym/GoalGrid-v0", "env_kwargs": {"size": 5, "max_cycles": 20, "reward_mode": "sparse"}},
+    "Foraging": {"env_id": "hiergym/Foraging-v0", "env_kwargs": {"size": 5, "n_food": 1, "max_cycles": 20}},
+    "KeyDoor": {"env_id": "hiergym/KeyDoor-v0", "env_kwargs": {"size": 5, "max_cycles": 30}},
+}
+"""Small configs so that learning shows within a CPU budget of minutes per run."""
+ALGO_OVERRIDES: dict[str, Any] = {"batch_size": 32, "buffer_size": 1000, "target_update_episodes": 80}
+"""Shared deviations from PyMARL2 defaults, scaled to the short budget (epsilon anneal is set from --steps)."""
+HRL_OVERRIDES: dict[str, Any] = {"goal_horizon": 5}
+FINAL_EVALS = 2
+EVAL_EPISODES = 12
+EVALS_PER_RUN = 6
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def iqm(x: np.ndarray) -> float:
+    """Interquartile mean: the mean of the middle 50% (scipy trim_mean, 25% cut each side)."""
+    return float(trim_mean(np.asarray(x, dtype=float), 0.25))
+
+
+def bootstrap_ci(x: np.ndarray, stat=iqm, n: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap 95% CI of ``stat`` over resampled seeds."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=float)
+    samples = [stat(x[rng.integers(len(x), size=len(x))]) for _ in range(n)]
+    return float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))
+
+
+def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
+    """One training run in a worker process; returns its evaluation rows and timings."""
+    env_name, algo, seed, steps, out, train_steps = job
+    import torch
+
+    from hiergym.algos.marl.configs import MarlRunConfig, make_algo_config
+    from hiergym.algos.marl.train import MarlTrainer
+
+    env = ENV_CONFIGS[env_name]
+    overrides = {**ALGO_OVERRIDES, "epsilon_anneal_steps": steps // 2}
+    if algo == "subgoal-qmix":
+        overrides |= HRL_OVERRIDES
+    run = MarlRunConfig(
+        env_id=env["env_id"],
+        env_kwargs=env["env_kwargs"],
+        seed=seed,
+        total_env_steps=steps,
+        n_envs=8,
+        train_steps_per_collect=train_steps,
+        eval_interval_steps=max(steps // EVALS_PER_RUN, 1),
+        eval_episodes=EVAL_EPISODES,
+        checkpoint_interval_steps=10 * steps,
+        run_dir=f"{out}/runs/{env_name}/{algo}/seed{seed}",
+        save_buffer=False,
+        plot=False,
+    )
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    rows = MarlTrainer(run, make_algo_config(algo, **overrides)).train()
+    torch.set_num_threads(1)
+    return {
+        "env": env_name,
+        "algo": algo,
+        "seed": seed,
+        "rows": rows,
+        "score": float(np.mean([r["eval_return"] for r in rows[-FINAL_EVALS:]])),
+        "success": float(np.mean([r["eval_success"] for r in rows[-FINAL_EVALS:]])),
+        "cpu_s": time.process_time() - cpu0,
+        "wall_s": time.perf_counter() - wall0,
+    }
+
+
+def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    table = []
+    for env in ENV_CONFIGS:
+        for algo in ALGOS:
+            runs = [r for r in results if r["env"] == env and r["algo"] == algo]
+            if not runs:
+                continue
+            scores = np.array([r["score"] for r in runs])
+            lo, hi = bootstrap_ci(scores)
+            table.append(
+                {
+                    "env": env,
+                    "algo": algo,
+                    "seeds": len(runs),
+                    "iqm_return": iqm(scores),
+                    "ci95": (lo, hi),
+                    "mean_success": float(np.mean([r["success"] for r in runs])),
+                    "cpu_s_per_run": float(np.mean([r["cpu_s"] for r in runs])),
+                }
+            )
+    return table
+
+
+def plot_curves(results: list[dict[str, Any]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for env in sorted({r["env"] for r in results}):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for algo in ALGOS:
+            runs = [r for r in results if r["env"] == env and r["algo"] == algo]
+            if not runs:
+                continue
+            n = min(len(r["rows"]) for r in runs)
+            steps = np.array([[row["t_env"] for row in r["rows"][:n]] for r in runs]).mean(axis=0)
+            curves = np.array([[row["eval_return"] for row in r["rows"][:n]] for r in runs])
+            centre = [iqm(curves[:, i]) for i in range(n)]
+            band = np.array([bootstrap_ci(curves[:, i], n=500) for i in range(n)])
+            ax.plot(steps, centre, label=algo)
+            ax.fill_between(steps, band[:, 0], band[:, 1], alpha=0.2)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("greedy eval return (IQM over seeds)")
+        ax.set_title(f"{env} {ENV_CONFIGS[env]['env_kwargs']}", fontsize=8)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / f"curve_{env}.png", dpi=100)
+        plt.close(fig)
+
+
+def markdown(table: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    lines = [
+        f"commit {meta['commit']}, {meta['steps']} env steps per run, {meta['seeds']} seeds, "
+        f"{meta['train_steps']} gradient steps per 8 episodes, total CPU {meta['cpu_s_total']:.0f} s, wall {meta['wall_s']:.0f} s",
+        "",
+        "| env | algo | seeds | IQM final return | 95% CI | mean success | CPU s/run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in table:
+        lo, hi = r["ci95"]
+        lines.append(
+            f"| {r['env']} | {r['algo']} | {r['seeds']} | {r['iqm_return']:.3f} | [{lo:.3f}, {hi:.3f}] | {r['mean_success']:.2f} | {r['cpu_s_per_run']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=12_000, help="env steps per run")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--train-steps", type=int, default=2, help="gradient steps per collection of 8 episodes")
+    parser.add_argument("--envs", nargs="+", default=list(ENV_CONFIGS), choices=list(ENV_CONFIGS))
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
+    parser.add_argument("--out", default="benchmarks/results/marl")
+    parser.add_argument("--summarise-only", action="store_true", help="re-read OUT/runs.jsonl (e.g. after a stopped run)")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "runs.jsonl"
+    wall0 = time.perf_counter()
+    if not args.summarise_only:
+        log.write_text("")
+        jobs = [(e, a, s, args.steps, str(out), args.train_steps) for s in range(args.seeds) for e in args.envs for a in args.algos]
+        with ProcessPoolExecutor(args.workers) as pool:
+            for r in pool.map(run_one, jobs):  # seed-major order: a stopped run still has whole seeds
+                with log.open("a") as f:
+                    f.write(json.dumps(r, default=float) + "\n")
+                print(f"{r['env']:9s} {r['algo']:13s} seed {r['seed']}: score {r['score']:.3f} success {r['success']:.2f} ({r['cpu_s']:.0f} s CPU)", flush=True)
+    results = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    meta = {
+        "commit": commit,
+        "steps": args.steps,
+        "seeds": len({r["seed"] for r in results}),
+        "train_steps": args.train_steps,
+        "cpu_s_total": sum(r["cpu_s"] for r in results),
+        "wall_s": time.perf_counter() - wall0,
+    }
+    table = summarise(results)
+    text = markdown(table, meta)
+    print(text)
+    (out / "summary.md").write_text(text + "\n")
+    (out / "summary.json").write_text(json.dumps({"meta": meta, "table": table}, indent=1, default=float))
+    plot_curves(results, out)
+
+
+if __name__ == "__main__":
+    main()
