@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=list(ENV_CONFIGS), choices=list(ENV_CONFIGS))
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--out", default="benchmarks/results/marl")
+    parser.add_argument("--first-seed", type=int, default=0, help="> 0 adds seeds to an existing OUT/runs.jsonl")
     parser.add_argument("--summarise-only", action="store_true", help="re-read OUT/runs.jsonl (e.g. after a stopped run)")
     args = parser.parse_args()
     out = Path(args.out)
@@ -178,8 +179,10 @@ def main() -> None:
     log = out / "runs.jsonl"
     wall0 = time.perf_counter()
     if not args.summarise_only:
-        log.write_text("")
-        jobs = [(e, a, s, args.steps, str(out), args.train_steps) for s in range(args.seeds) for e in args.envs for a in args.algos]
+        if args.first_seed == 0:
+            log.write_text("")
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        jobs = [(e, a, s, args.steps, str(out), args.train_steps) for s in seeds for e in args.envs for a in args.algos]
         with ProcessPoolExecutor(args.workers) as pool:
             for r in pool.map(run_one, jobs):  # seed-major order: a stopped run still has whole seeds
                 with log.open("a") as f:

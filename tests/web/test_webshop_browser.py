@@ -43,6 +43,17 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def wait_for(browser, css: str):
+    """The element once the page that has it is loaded: a click on a form button returns before
+    the next page arrives, so a plain find_element can still see the old page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, PAGE_TIMEOUT_S).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
 def test_browser_purchase_shows_the_reward(browser, webshop_server, webshop_store, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -52,6 +63,7 @@ def test_browser_purchase_shows_the_reward(browser, webshop_server, webshop_stor
     box = browser.find_element(By.ID, "search-input")
     box.send_keys(" ".join([*goal.attributes, goal.product_type]))
     browser.find_element(By.ID, "search-button").click()
+    wait_for(browser, "button.result-link")
     assert "/search?q=" in browser.current_url  # bookmarkable
     browser.save_screenshot(str(tmp_path / "results.png"))
     for button in browser.find_elements(By.CSS_SELECTOR, "button.result-link"):
@@ -60,13 +72,13 @@ def test_browser_purchase_shows_the_reward(browser, webshop_server, webshop_stor
             break
     else:
         pytest.fail("no matching product on the first results page")
-    assert browser.find_element(By.ID, "item-title").text
+    assert wait_for(browser, "#item-title").text
     for kind, value in goal.options:
         browser.find_element(By.CSS_SELECTOR, f'button.option[data-kind="{kind}"][value="{value}"]').click()
-        selected = browser.find_element(By.CSS_SELECTOR, f'button.option.selected[data-kind="{kind}"]')
+        selected = wait_for(browser, f'button.option.selected[data-kind="{kind}"]')
         assert selected.text == value
     browser.save_screenshot(str(tmp_path / "item.png"))
     browser.find_element(By.ID, "buy-now").click()
-    assert browser.find_element(By.ID, "reward").text == "1.00"
+    assert wait_for(browser, "#reward").text == "1.00"
     browser.save_screenshot(str(tmp_path / "bought.png"))
     assert (tmp_path / "bought.png").stat().st_size > 1000
