@@ -1,6 +1,6 @@
 """Benchmark: IQL vs VDN vs QMIX vs subgoal-QMIX on GoalGrid, Foraging and KeyDoor.
 
-    python benchmarks/marl.py [--steps 12000] [--seeds 5] [--workers 2] [--out benchmarks/results/marl]
+    python benchmarks/marl.py [--steps 10000] [--seeds 5] [--workers 1] [--out benchmarks/results/marl]
 
 Every (env, algo, seed) run is a full :class:`~hiergym.algos.marl.train.MarlTrainer` run on a
 small env config (``ENV_CONFIGS``) with the same budget of env steps, evaluated greedily on
@@ -10,12 +10,20 @@ interquartile mean (IQM) over seeds with a percentile-bootstrap 95% CI (resampli
 the mean success rate, writes ``summary.md`` / ``summary.json`` and one learning-curve PNG per
 env (IQM across seeds with the bootstrap band), and records the git commit and the CPU time.
 Runs are independent processes (``--workers``), each with one torch thread.
+
+Budget and schedule are the same for all four algorithms: ``--steps`` env steps, epsilon 1 -> 0.05
+over the first half of them (PyMARL2's 100k-step anneal would never finish in a 10k budget),
+``--train-steps`` gradient steps per collection of 8 episodes (one per episode by default:
+PyMARL's one step per 8 episodes is ~60 updates in 5k steps, far too few to learn anything),
+batch 32 episodes, buffer 1000 episodes (holds the whole run), target update every 80 episodes.
+The only algorithm-specific knob is subgoal-QMIX's ``goal_horizon``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -62,6 +70,7 @@ def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
     from hiergym.algos.marl.configs import MarlRunConfig, make_algo_config
     from hiergym.algos.marl.train import MarlTrainer
 
+    torch.set_num_threads(1)
     env = ENV_CONFIGS[env_name]
     overrides = {**ALGO_OVERRIDES, "epsilon_anneal_steps": steps // 2}
     if algo == "subgoal-qmix":
@@ -82,7 +91,6 @@ def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
     )
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rows = MarlTrainer(run, make_algo_config(algo, **overrides)).train()
-    torch.set_num_threads(1)
     return {
         "env": env_name,
         "algo": algo,
@@ -149,7 +157,12 @@ def plot_curves(results: list[dict[str, Any]], out: Path) -> None:
 def markdown(table: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [
         f"commit {meta['commit']}, {meta['steps']} env steps per run, {meta['seeds']} seeds, "
-        f"{meta['train_steps']} gradient steps per 8 episodes, total CPU {meta['cpu_s_total']:.0f} s, wall {meta['wall_s']:.0f} s",
+        f"{meta['train_steps']} gradient steps per 8 episodes, total CPU {meta['cpu_s_total']:.0f} s "
+        f"({meta['cpu_s_total'] / 60:.1f} CPU-min), wall {meta['wall_s']:.0f} s, load average {meta['load']}",
+        "",
+        f"shared settings: {meta['shared']}; subgoal-QMIX only: {meta['hrl']}",
+        "envs: " + "; ".join(f"{k} {v['env_kwargs']}" for k, v in ENV_CONFIGS.items()),
+        f"score of a run = mean greedy return over its last {FINAL_EVALS} evaluations x {EVAL_EPISODES} held-out episodes",
         "",
         "| env | algo | seeds | IQM final return | 95% CI | mean success | CPU s/run |",
         "|---|---|---|---|---|---|---|",
@@ -164,10 +177,10 @@ def markdown(table: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=12_000, help="env steps per run")
+    parser.add_argument("--steps", type=int, default=10_000, help="env steps per run")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--train-steps", type=int, default=2, help="gradient steps per collection of 8 episodes")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--train-steps", type=int, default=8, help="gradient steps per collection of 8 episodes")
     parser.add_argument("--envs", nargs="+", default=list(ENV_CONFIGS), choices=list(ENV_CONFIGS))
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--out", default="benchmarks/results/marl")
@@ -178,6 +191,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "runs.jsonl"
     wall0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
     if not args.summarise_only:
         if args.first_seed == 0:
             log.write_text("")
@@ -197,6 +211,9 @@ def main() -> None:
         "train_steps": args.train_steps,
         "cpu_s_total": sum(r["cpu_s"] for r in results),
         "wall_s": time.perf_counter() - wall0,
+        "load": f"{load0:.2f} at start, {os.getloadavg()[0]:.2f} at end (2 cores, shared)",
+        "shared": {**ALGO_OVERRIDES, "epsilon_anneal_steps": args.steps // 2, "n_envs": 8},
+        "hrl": HRL_OVERRIDES,
     }
     table = summarise(results)
     text = markdown(table, meta)

@@ -133,6 +133,11 @@ class SubgoalQMixAgents(nn.Module):
     its subgoal. Decisions are synchronous across agents so the high level is one SMDP over
     joint subgoals whose transitions the mixer can score. ``low`` is a subgoal-conditioned
     :class:`QMixAgents` over primitive actions.
+
+    With ``subgoal_feat_dim = F > 0`` both levels also see where the subgoals are
+    (``subgoal_feat [B, N, G, F]``, e.g. the offset to each subgoal's target cell): ``high``
+    reads all ``G x F`` features next to the observation, ``low`` reads the chosen subgoal's
+    ``F`` features next to its one-hot.
     """
 
     uses_subgoals = True
@@ -148,15 +153,30 @@ class SubgoalQMixAgents(nn.Module):
         hidden_dim: int = GRU_HIDDEN,
         agent_id: bool = True,
         last_action: bool = True,
+        subgoal_feat_dim: int = 0,
     ):
         super().__init__()
         if goal_horizon < 1:
             raise ValueError(f"goal_horizon={goal_horizon} must be >= 1")
         self.n_agents, self.n_actions, self.n_subgoals = n_agents, n_actions, n_subgoals
-        self.goal_horizon = goal_horizon
+        self.goal_horizon, self.subgoal_feat_dim = goal_horizon, subgoal_feat_dim
         kw = dict(hidden_dim=hidden_dim, agent_id=agent_id, last_action=last_action)
-        self.high = QMixAgents(n_agents, obs_dim, n_subgoals, **kw)
-        self.low = QMixAgents(n_agents, obs_dim, n_actions, cond_dim=n_subgoals, **kw)
+        self.high = QMixAgents(n_agents, obs_dim + n_subgoals * subgoal_feat_dim, n_subgoals, **kw)
+        self.low = QMixAgents(n_agents, obs_dim, n_actions, cond_dim=n_subgoals + subgoal_feat_dim, **kw)
+
+    def high_inputs(self, obs: torch.Tensor, subgoal_feat: torch.Tensor | None) -> torch.Tensor:
+        """``obs [..., N, o]`` with all subgoal features ``[..., N, G, F]`` appended (if any)."""
+        if not self.subgoal_feat_dim:
+            return obs
+        return torch.cat([obs, subgoal_feat.flatten(-2)], dim=-1)
+
+    def low_cond(self, subgoal: torch.Tensor, subgoal_feat: torch.Tensor | None) -> torch.Tensor:
+        """Executor conditioning ``[..., N, G (+ F)]``: the subgoal one-hot and that subgoal's features."""
+        goal = one_hot(subgoal, self.n_subgoals)
+        if not self.subgoal_feat_dim:
+            return goal
+        index = subgoal.clamp(min=0).long()[..., None, None].expand(*subgoal.shape, 1, self.subgoal_feat_dim)
+        return torch.cat([goal, subgoal_feat.gather(-2, index).squeeze(-2)], dim=-1)
 
     def initial_carry(self, n_slots: int) -> dict[str, torch.Tensor]:
         high, low = self.high.initial_carry(n_slots), self.low.initial_carry(n_slots)
@@ -191,18 +211,22 @@ class SubgoalQMixAgents(nn.Module):
         epsilon: float,
         generator: torch.Generator | None = None,
         subgoal_avail: np.ndarray | None = None,
+        subgoal_feat: np.ndarray | None = None,
         **_: Any,
     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, torch.Tensor]]:
         """As :meth:`QMixAgents.act`; ``record`` holds ``subgoal [B, N]`` and ``decision [B]``."""
         if subgoal_avail is None:
             raise ValueError("SubgoalQMixAgents.act needs subgoal_avail [B, N, n_subgoals]")
+        if self.subgoal_feat_dim and subgoal_feat is None:
+            raise ValueError("these agents read subgoal features: pass subgoal_feat [B, N, n_subgoals, F]")
         x = torch.as_tensor(obs, dtype=torch.float32)
-        high_hidden = self.high.step(x, carry["subgoal"], carry["high_hidden"])
+        feat = None if subgoal_feat is None else torch.as_tensor(subgoal_feat, dtype=torch.float32)
+        high_hidden = self.high.step(self.high_inputs(x, feat), carry["subgoal"], carry["high_hidden"])
         decide = self.decision_due(carry)
         picked = epsilon_greedy(self.high.q_values(high_hidden), torch.as_tensor(subgoal_avail), epsilon, generator)
         subgoal = torch.where(decide.unsqueeze(-1), picked, carry["subgoal"])
         low_hidden = self.low.step(x, carry["last_action"], carry["low_hidden"])
-        q = self.low.q_values(low_hidden, one_hot(subgoal, self.n_subgoals))
+        q = self.low.q_values(low_hidden, self.low_cond(subgoal, feat))
         actions = epsilon_greedy(q, torch.as_tensor(avail), epsilon, generator)
         new_carry = {
             "high_hidden": high_hidden,

@@ -87,8 +87,13 @@ class EpisodeBuffer:
         self.size, self.pos, self.episodes_seen = int(state["size"]), int(state["pos"]), int(state["episodes_seen"])
 
 
-def episode_fields(n_agents: int, obs_dim: int, state_dim: int, n_actions: int, n_subgoals: int = 0) -> dict[str, Field]:
-    """The buffer columns the runner writes; subgoal columns only when ``n_subgoals > 0``."""
+def episode_fields(
+    n_agents: int, obs_dim: int, state_dim: int, n_actions: int, n_subgoals: int = 0, subgoal_feat_dim: int = 0
+) -> dict[str, Field]:
+    """The buffer columns the runner writes; subgoal columns only when ``n_subgoals > 0``.
+
+    ``subgoal_feat [T+1, N, G, F]`` (only when ``subgoal_feat_dim = F > 0``): per agent and subgoal
+    index, features of where that subgoal is (see :func:`hiergym.algos.marl.runner.subgoal_offsets`)."""
     fields = {
         "obs": Field((n_agents, obs_dim), np.float32, per_state=True),
         "state": Field((state_dim,), np.float32, per_state=True),
@@ -106,4 +111,6 @@ def episode_fields(n_agents: int, obs_dim: int, state_dim: int, n_actions: int, 
             "intrinsic_reward": Field((n_agents,), np.float32),
             "subgoal_done": Field((n_agents,), np.float32),
         }
+        if subgoal_feat_dim:
+            fields["subgoal_feat"] = Field((n_agents, n_subgoals, subgoal_feat_dim), np.float32, per_state=True)
     return fields

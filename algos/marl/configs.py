@@ -138,6 +138,10 @@ class SubgoalQMIXConfig(ValueLearnerConfig):
     """Hide subgoals the env reports as already achieved (info subgoals_achieved) from the selector.
 
     Off by default: many subgoals are state predicates an agent must keep true (stand on goal j)."""
+    subgoal_features: bool = True
+    """Show both levels where each subgoal is (offset to its target cell) when the env is a grid with cell targets.
+
+    Without it a label like goal_j (a different cell every episode) cannot be told apart from the observation."""
     subgoal_bonus: float = 1.0
     """Intrinsic reward to an executor on the step it achieves its subgoal."""
     step_cost: float = 0.01

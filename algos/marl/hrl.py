@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hiergym.agents.marl.controller import SubgoalQMixAgents, one_hot
+from hiergym.agents.marl.controller import SubgoalQMixAgents
 from hiergym.algos.marl.configs import SubgoalQMIXConfig
 from hiergym.algos.marl.learner import (
     QLearner,
@@ -45,9 +45,10 @@ class SubgoalQLearner:
     def high_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Masked squared SMDP TD error of the mixed high-level Q at decision steps."""
         high, target_high = self.agents.high, self.nets.target["high"]
-        q = high.q_values(high.unroll(b["obs"], b["subgoal"]))  # [B, T+1, N, G]
+        obs = self.agents.high_inputs(b["obs"], b.get("subgoal_feat"))
+        q = high.q_values(high.unroll(obs, b["subgoal"]))  # [B, T+1, N, G]
         with torch.no_grad():
-            target_q = target_high.q_values(target_high.unroll(b["obs"], b["subgoal"]))
+            target_q = target_high.q_values(target_high.unroll(obs, b["subgoal"]))
             next_values = bootstrap_values(q, target_q, b["subgoal_avail"], self.config.double_q)
             values = self.nets.target["mixer"](next_values, b["state"])  # [B, T+1]
             targets = smdp_targets(b["reward"], b["terminated"], b["decision"], b["mask"], values, self.config.gamma)
@@ -58,13 +59,15 @@ class SubgoalQLearner:
     def low_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Masked squared one-step TD error of the executors on the intrinsic reward."""
         low, target_low = self.agents.low, self.nets.target["low"]
-        goal = one_hot(b["subgoal"], self.agents.n_subgoals)  # [B, T, N, G]
+        feat = b.get("subgoal_feat")  # [B, T+1, N, G, F]: the subgoal of step t is scored at t and t + 1
+        goal = self.agents.low_cond(b["subgoal"], None if feat is None else feat[:, :-1])  # [B, T, N, G (+F)]
+        next_goal = self.agents.low_cond(b["subgoal"], None if feat is None else feat[:, 1:])
         hidden = low.unroll(b["obs"], b["actions"])  # [B, T+1, N, H]
         q = low.q_values(hidden[:, :-1], goal)
         with torch.no_grad():
             target_hidden = target_low.unroll(b["obs"], b["actions"])
-            online_next = low.q_values(hidden[:, 1:], goal)
-            target_next = target_low.q_values(target_hidden[:, 1:], goal)
+            online_next = low.q_values(hidden[:, 1:], next_goal)
+            target_next = target_low.q_values(target_hidden[:, 1:], next_goal)
             next_v = bootstrap_values(online_next, target_next, b["avail"][:, 1:], self.config.double_q)  # [B, T, N]
             values = torch.cat([torch.zeros_like(next_v[:, :1]), next_v], dim=1)
             done = torch.maximum(b["subgoal_done"], b["terminated"].unsqueeze(-1))

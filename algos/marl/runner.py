@@ -32,6 +32,33 @@ logger = logging.getLogger(__name__)
 
 EPISODE_LIMIT_ATTRS = ("max_steps", "max_cycles", "episode_limit")
 """Env attributes read (in order) for the episode length when the run config gives none."""
+SUBGOAL_FEAT_DIM = 2
+"""Features per subgoal from :func:`subgoal_offsets`: the (row, col) offset to its target cell."""
+
+
+def _is_cell(target: Any) -> bool:
+    return isinstance(target, tuple) and len(target) == 2 and all(isinstance(v, (int, np.integer)) for v in target)
+
+
+def has_cell_targets(env: Any, subgoals: Sequence[Subgoal]) -> bool:
+    """True if ``env`` is a grid (``shape`` and ``position(agent)``) and some subgoal targets a cell."""
+    return hasattr(env, "shape") and callable(getattr(env, "position", None)) and any(_is_cell(g.target) for g in subgoals)
+
+
+def subgoal_offsets(env: Any, agent: str, goals: Sequence[Subgoal | None]) -> np.ndarray:
+    """``[G, 2]`` float32: per subgoal, (target row - own row, target col - own col) / (size - 1).
+
+    Zero for a missing subgoal or a target that is not a grid cell. Subgoal ids like ``goal_0``
+    are arbitrary labels whose cell changes every episode; without this offset neither level
+    can tell from an egocentric observation where subgoal ``j`` is (or which goal it names).
+    """
+    out = np.zeros((len(goals), SUBGOAL_FEAT_DIM), dtype=np.float32)
+    h, w = env.shape
+    r, c = env.position(agent)
+    for j, g in enumerate(goals):
+        if g is not None and _is_cell(g.target):
+            out[j] = ((g.target[0] - r) / max(h - 1, 1), (g.target[1] - c) / max(w - 1, 1))
+    return out
 
 
 @dataclass(frozen=True)
@@ -46,13 +73,27 @@ class EnvSpec:
     subgoal_ids: tuple[str, ...] = ()
     """Fixed subgoal set (config), or empty: index j is each agent's j-th env subgoal."""
     n_subgoals: int = 0
+    subgoal_feat_dim: int = 0
+    """Features per subgoal given to the subgoal agents (0 = none; :data:`SUBGOAL_FEAT_DIM` on grids)."""
 
     def buffer_fields(self) -> dict[str, Field]:
-        return episode_fields(len(self.agents), self.obs_dim, self.state_dim, self.n_actions, self.n_subgoals)
+        return episode_fields(
+            len(self.agents), self.obs_dim, self.state_dim, self.n_actions, self.n_subgoals, self.subgoal_feat_dim
+        )
 
 
-def probe_env(env: Any, *, episode_limit: int = 0, subgoals: bool = False, subgoal_ids: Sequence[str] = ()) -> EnvSpec:
-    """Read agents, sizes and the episode limit from ``env`` (reset with seed 0)."""
+def probe_env(
+    env: Any,
+    *,
+    episode_limit: int = 0,
+    subgoals: bool = False,
+    subgoal_ids: Sequence[str] = (),
+    subgoal_features: bool = False,
+) -> EnvSpec:
+    """Read agents, sizes and the episode limit from ``env`` (reset with seed 0).
+
+    ``subgoal_features``: give subgoal agents each subgoal's target offset (:func:`subgoal_offsets`)
+    when the env is a grid whose subgoals target cells; otherwise ``subgoal_feat_dim`` stays 0."""
     agents = tuple(env.possible_agents)
     _, infos = env.reset(seed=0)
     a0 = agents[0]
@@ -70,8 +111,12 @@ def probe_env(env: Any, *, episode_limit: int = 0, subgoals: bool = False, subgo
             n_subgoals = max(len(infos.get(a, {}).get(InfoKeys.SUBGOALS, [])) for a in agents)
         if n_subgoals == 0:
             raise EnvSpecError("subgoals", type(env).__name__, f"an env whose infos[agent][{InfoKeys.SUBGOALS!r}] lists subgoals")
+    feat_dim = 0
+    if subgoals and subgoal_features:
+        listed = [g for a in agents for g in infos.get(a, {}).get(InfoKeys.SUBGOALS, [])]
+        feat_dim = SUBGOAL_FEAT_DIM if has_cell_targets(getattr(env, "unwrapped", env), listed) else 0
     state_dim = int(np.asarray(env.state()).size)
-    return EnvSpec(agents, int(obs_shape[0]), state_dim, int(n_actions), limit, tuple(subgoal_ids), n_subgoals)
+    return EnvSpec(agents, int(obs_shape[0]), state_dim, int(n_actions), limit, tuple(subgoal_ids), n_subgoals, feat_dim)
 
 
 @dataclass
@@ -165,6 +210,11 @@ class EpisodeRunner:
                     slot.subgoals[agent] = list(agent_info[InfoKeys.SUBGOALS])
                 slot.achieved_ids[agent] = list(agent_info.get(InfoKeys.SUBGOALS_ACHIEVED, []))
             c["subgoal_avail"][t] = self._subgoal_avail(slot)
+            if self.spec.subgoal_feat_dim:
+                base = getattr(slot.env, "unwrapped", slot.env)
+                for i, agent in enumerate(self.spec.agents):
+                    if agent in obs:
+                        c["subgoal_feat"][t, i] = subgoal_offsets(base, agent, self._subgoal_index(slot, agent))
 
     def _subgoal_index(self, slot: Slot, agent: str) -> list[Subgoal | None]:
         """Subgoal objects by index: the configured id set, or the agent's own list."""
@@ -209,9 +259,8 @@ class EpisodeRunner:
             avail = np.stack([s.columns["avail"][s.t] if s.active else self._idle("avail") for s in self.slots])
             extra = {}
             if self.hierarchical:
-                extra["subgoal_avail"] = np.stack(
-                    [s.columns["subgoal_avail"][s.t] if s.active else self._idle("subgoal_avail") for s in self.slots]
-                )
+                for name in ("subgoal_avail", "subgoal_feat") if self.spec.subgoal_feat_dim else ("subgoal_avail",):
+                    extra[name] = np.stack([s.columns[name][s.t] if s.active else self._idle(name) for s in self.slots])
             actions, record, carry = self.agents.act(obs, avail, carry, epsilon=epsilon, generator=generator, **extra)
             achieved = np.zeros((len(self.slots), len(self.spec.agents)), dtype=bool)
             restarted = np.zeros(len(self.slots), dtype=bool)

@@ -49,7 +49,9 @@ def build_agents(spec: EnvSpec, algo: AlgoConfig) -> QMixAgents | SubgoalQMixAge
     kw = dict(hidden_dim=algo.hidden_dim, agent_id=algo.agent_id, last_action=algo.last_action)
     n = len(spec.agents)
     if isinstance(algo, SubgoalQMIXConfig):
-        return SubgoalQMixAgents(n, spec.obs_dim, spec.n_actions, spec.n_subgoals, goal_horizon=algo.goal_horizon, **kw)
+        return SubgoalQMixAgents(
+            n, spec.obs_dim, spec.n_actions, spec.n_subgoals, goal_horizon=algo.goal_horizon, subgoal_feat_dim=spec.subgoal_feat_dim, **kw
+        )
     return QMixAgents(n, spec.obs_dim, spec.n_actions, **kw)
 
 
@@ -80,6 +82,7 @@ class MarlTrainer:
             episode_limit=run.episode_limit,
             subgoals=hierarchical,
             subgoal_ids=algo.subgoal_ids if hierarchical else (),
+            subgoal_features=hierarchical and algo.subgoal_features,
         )
         self.agents = build_agents(self.spec, algo)
         self.learner = build_learner(self.agents, self.spec, algo)

@@ -60,4 +60,4 @@ def get_key(cell: Cell) -> Subgoal:
 
 def open_door(lock: Cell, door: Cell) -> Subgoal:
     text = f"Use the key on the lock at row {lock[0]}, col {lock[1]} to open the door at row {door[0]}, col {door[1]}."
-    return Subgoal("open_door", text, door_open, door)
+    return Subgoal("open_door", text, door_open, lock)  # target: where the agent must go (and interact)

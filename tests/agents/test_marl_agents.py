@@ -125,3 +125,20 @@ def test_same_seed_same_actions():
 
     assert np.array_equal(run(3), run(3))
     assert not np.array_equal(run(3), run(4))
+
+
+def test_executor_reads_the_chosen_subgoals_features_and_high_level_reads_all():
+    agents = SubgoalQMixAgents(N, OBS, A, G, goal_horizon=2, subgoal_feat_dim=2)
+    feat = torch.arange(N * G * 2, dtype=torch.float32).view(1, N, G, 2)
+    subgoal = torch.tensor([[1, 0, 1]])
+    cond = agents.low_cond(subgoal, feat)
+    assert cond.shape == (1, N, G + 2)
+    for i in range(N):
+        assert cond[0, i, subgoal[0, i]] == 1 and torch.equal(cond[0, i, G:], feat[0, i, subgoal[0, i]])
+    assert agents.high_inputs(torch.zeros(1, N, OBS), feat).shape == (1, N, OBS + G * 2)
+    carry = agents.initial_carry(1)
+    args = (np.zeros((1, N, OBS), np.float32), np.ones((1, N, A), np.int8), carry)
+    with pytest.raises(ValueError, match="subgoal_feat"):
+        agents.act(*args, epsilon=0.0, subgoal_avail=np.ones((1, N, G), np.int8))
+    actions, record, _ = agents.act(*args, epsilon=0.0, subgoal_avail=np.ones((1, N, G), np.int8), subgoal_feat=feat.numpy())
+    assert actions.shape == (1, N) and record["subgoal"].shape == (1, N)

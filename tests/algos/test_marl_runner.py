@@ -100,3 +100,28 @@ def test_hooks_see_every_step_and_episode():
     runner.on_episode.append(lambda row, trajs: episodes.append(row["mask"].sum()))
     result = runner.collect(range(3), epsilon=1.0)
     assert len(steps) == result.env_steps and sorted(episodes) == sorted(result.lengths)
+
+
+def test_subgoal_offsets_say_where_each_grid_subgoal_is():
+    """goal_j is a different cell every episode: the runner must record its offset for the subgoal agents."""
+    from hiergym.algos.marl.runner import subgoal_offsets
+    from hiergym.envs.multiagent.goal_grid import GoalGridEnv
+
+    assert probe_env(Corridor(), subgoals=True, subgoal_features=True).subgoal_feat_dim == 0  # no grid cells
+    assert probe_env(GoalGridEnv(size=5), subgoals=True).subgoal_feat_dim == 0  # off unless asked
+    spec = probe_env(GoalGridEnv(size=5), subgoals=True, subgoal_features=True)
+    assert spec.subgoal_feat_dim == 2 and spec.buffer_fields()["subgoal_feat"].shape == (2, 2, 2)
+    env = GoalGridEnv(size=5)
+    _, infos = env.reset(seed=3)
+    (r, c), (gr, gc) = env.position("agent_1"), env.goals[1]
+    offsets = subgoal_offsets(env, "agent_1", infos["agent_1"]["subgoals"] + [None])
+    np.testing.assert_allclose(offsets[1], [(gr - r) / 4, (gc - c) / 4])
+    assert not offsets[2].any()
+
+    torch.manual_seed(0)
+    agents = SubgoalQMixAgents(2, spec.obs_dim, spec.n_actions, spec.n_subgoals, goal_horizon=3, subgoal_feat_dim=2)
+    runner = EpisodeRunner([GoalGridEnv(size=5)], agents, spec)
+    ep = runner.collect([3], epsilon=1.0, generator=torch.Generator().manual_seed(0)).episodes
+    np.testing.assert_allclose(ep["subgoal_feat"][0, 0, 1, 1], [(gr - r) / 4, (gc - c) / 4])
+    n = int(ep["mask"][0].sum())
+    assert ep["subgoal_feat"][0, : n + 1].any(axis=(1, 2, 3)).all() and not ep["subgoal_feat"][0, n + 1 :].any()

@@ -197,3 +197,10 @@ def test_import_hiergym_leaves_multiagent_and_pettingzoo_registry_lazy():
 def test_task_kwargs_errors_name_the_field(make, field):
     with pytest.raises(EnvSpecError, match=f"^{field}="):
         make()
+
+
+def test_key_door_subgoal_targets_are_where_the_agent_must_go():
+    env = KeyDoorEnv(size=5)
+    _, infos = env.reset(seed=0)
+    targets = {g.id: g.target for a in env.possible_agents for g in infos[a][InfoKeys.SUBGOALS]}
+    assert targets["open_door"] == env.lock  # the fetcher unlocks standing on the lock, not at the door
