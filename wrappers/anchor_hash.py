@@ -10,6 +10,20 @@ from hiergym.info_keys import InfoKeys
 from hiergym.wrappers.canonical import state_digest
 
 
+_IMMUTABLE = (tuple, frozenset, str, bytes)
+
+
+def _cacheable(state: Any) -> bool:
+    """True when ``state`` cannot change in place: an immutable container whose contents all hash."""
+    if type(state) not in _IMMUTABLE:
+        return False
+    try:
+        hash(state)
+    except TypeError:  # e.g. a tuple holding a list or an array
+        return False
+    return True
+
+
 def anchor_of(observation: Any, info: dict[str, Any]) -> str:
     """Digest of ``info["anchor_state"]``; falls back to the observation (as verl-agent does) without one."""
     state = info.get(InfoKeys.ANCHOR_STATE)
@@ -22,16 +36,33 @@ class AnchorHash(gym.Wrapper):
     Identical true states reached by different action orders share an anchor, across
     processes and Python runs. Envs without ``anchor_state`` are keyed by their
     observation instead, which merges states that look alike (document that for your env).
+
+    When an env hands back the very same immutable ``anchor_state`` object as on the previous
+    step (TextWorld does while its facts do not change), the previous digest is reused.
     """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self._last: tuple[Any, str] | None = None  # (anchor_state, digest); the reference keeps the id unique
+
+    def _anchor(self, obs: Any, info: dict[str, Any]) -> str:
+        state = info.get(InfoKeys.ANCHOR_STATE)
+        last = self._last
+        if last is not None and state is last[0]:
+            return last[1]
+        digest = anchor_of(obs, info)
+        if state is not None and _cacheable(state):
+            self._last = (state, digest)
+        return digest
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
-        info[InfoKeys.ANCHOR] = anchor_of(obs, info)
+        info[InfoKeys.ANCHOR] = self._anchor(obs, info)
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        info[InfoKeys.ANCHOR] = anchor_of(obs, info)
+        info[InfoKeys.ANCHOR] = self._anchor(obs, info)
         return obs, reward, terminated, truncated, info
 
 

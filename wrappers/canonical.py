@@ -14,7 +14,16 @@ from typing import Any
 DIGEST_BYTES = 16
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+"""Exact types that serialise as themselves (subclasses such as enums take the general path)."""
+
+
 def _normalise(x: Any) -> Any:
+    t = type(x)
+    if t in _PLAIN:
+        return x
+    if t is tuple or t is list:  # the common shape of anchor states: one pass, no call per plain item
+        return [v if type(v) in _PLAIN else _normalise(v) for v in x]
     if x is None or isinstance(x, (bool, int, str)):
         return x
     if isinstance(x, float):
@@ -39,13 +48,38 @@ def _normalise(x: Any) -> Any:
     )
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+_string = json.encoder.encode_basestring_ascii  # what _ENCODER writes for a str
+
+
+def _emit(x: Any) -> str:
+    """``_ENCODER.encode(_normalise(x))``, written directly for the plain types anchor states are made of.
+
+    JSON is compositional, so a list is its items' texts joined by commas; anything else (dicts,
+    sets, floats that are not finite, numpy values, subclasses) takes the general path.
+    """
+    t = type(x)
+    if t is str:
+        return _string(x)
+    if t is tuple or t is list:
+        return "[" + ",".join([_string(v) if type(v) is str else _emit(v) for v in x]) + "]"
+    if t is int:
+        return int.__repr__(x)
+    if x is None:
+        return "null"
+    if t is bool:
+        return "true" if x else "false"
+    return _ENCODER.encode(_normalise(x))
+
+
 def canonical(state: Any) -> str:
     """A canonical string for ``state``: equal values give equal strings, in any process.
 
     Sets and dict keys are sorted, so order of construction does not matter; lists and
-    tuples keep their order (and serialise alike).
+    tuples keep their order (and serialise alike). The text is the compact ASCII JSON of
+    the normalised value.
     """
-    return json.dumps(_normalise(state), separators=(",", ":"), ensure_ascii=True)
+    return _emit(state)
 
 
 def state_digest(state: Any) -> str:

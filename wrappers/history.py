@@ -84,29 +84,37 @@ class History(gym.Wrapper):
         self.template = template or PromptTemplate()
         self.max_chars = max_chars
         self.observation_space = text_space(max_chars)
-        self._turns: deque[tuple[int, str, str]] = deque(maxlen=k or None)
+        # The header and each past turn are formatted (and made printable) once, when they appear;
+        # a step formats only the current part. Same text as ``template.render`` then ``clip_text``,
+        # since clip_text maps character by character.
+        self._turns: deque[str] = deque(maxlen=k)
+        self._header = ""
         self._task = ""
         self._step = 0
         self._last_obs = ""
 
     def _render(self, obs: str, info: dict[str, Any]) -> str:
         info[InfoKeys.RAW_OBSERVATION] = obs
-        turns = list(self._turns) if self.k else []
-        prompt = self.template.render(self._task, turns, self._step, obs, list(info.get(InfoKeys.ADMISSIBLE_ACTIONS) or []))
-        return clip_text(prompt, self.max_chars)
+        admissible = info.get(InfoKeys.ADMISSIBLE_ACTIONS)
+        current = self.template.current.format(step=self._step, observation=obs, admissible=", ".join(admissible) if admissible else "")
+        prompt = self._header + "".join(self._turns) + clip_text(current, self.max_chars)
+        return prompt if len(prompt) <= self.max_chars else prompt[: self.max_chars]
 
     def reset(self, **kwargs: Any) -> tuple[str, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
         self._turns.clear()
         self._task = str(info.get(InfoKeys.TASK) or "")
+        self._header = clip_text(self.template.header.format(task=self._task), self.max_chars)
         self._step = 0
         self._last_obs = obs
         return self._render(obs, info), info
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        shown = info.get(InfoKeys.PARSED_ACTION) or (action if isinstance(action, str) else repr(action))
-        self._turns.append((self._step, self._last_obs, " ".join(str(shown).split())))
+        if self.k:
+            shown = info.get(InfoKeys.PARSED_ACTION) or (action if isinstance(action, str) else repr(action))
+            turn = self.template.turn.format(step=self._step, observation=self._last_obs, action=" ".join(str(shown).split()))
+            self._turns.append(clip_text(turn, self.max_chars))
         self._step += 1
         self._last_obs = obs
         return self._render(obs, info), reward, terminated, truncated, info

@@ -16,6 +16,8 @@ SWITCH_VALUES = ("KEEP", "SWITCH")
 
 _TAG = {name: re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL | re.IGNORECASE) for name in ("think", "action", "switch", "subgoal")}
 _OPEN = {name: re.compile(rf"<{name}>", re.IGNORECASE) for name in ("action", "switch", "subgoal")}
+_LITERAL = {name: f"<{name}>" for name in _TAG}
+"""For ASCII text, ``_LITERAL[name] in text.lower()`` is exactly "``_OPEN[name]`` matches" (no regex needed)."""
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,15 @@ class ParsedAction:
     subgoal: str | None = None
 
 
-def _first(name: str, text: str) -> str | None:
+def _first(name: str, text: str, lower: str | None) -> str | None:
+    if lower is not None and _LITERAL[name] not in lower:  # no opening tag: the regex cannot match
+        return None
     m = _TAG[name].search(text)
     return " ".join(m.group(1).split()) if m else None
+
+
+def _opens(name: str, text: str, lower: str | None) -> bool:
+    return _LITERAL[name] in lower if lower is not None else _OPEN[name].search(text) is not None
 
 
 def _malformed(error: str, **parts: Any) -> ParsedAction:
@@ -51,21 +59,24 @@ def parse_llm_output(text: Any, *, require_tags: bool = True) -> ParsedAction:
         text = text.decode("utf-8", errors="replace")
     if not isinstance(text, str):
         return _malformed(f"expected text, got {type(text).__name__}")
-    think, subgoal = _first("think", text), _first("subgoal", text)
-    switch = _first("switch", text)
+    # Case-insensitive matching of the ASCII tag names equals lower-casing only for ASCII text
+    # (Unicode folds e.g. the Kelvin sign to k), so other text goes through the regexes alone.
+    lower = text.lower() if text.isascii() else None
+    think, subgoal = _first("think", text, lower), _first("subgoal", text, lower)
+    switch = _first("switch", text, lower)
     parts = {"think": think, "subgoal": subgoal}
     if switch is not None:
         switch = switch.upper()
         if switch not in SWITCH_VALUES:
             return _malformed(f"<switch> must be KEEP or SWITCH, got {switch[:40]!r}", **parts)
-    elif _OPEN["switch"].search(text):
+    elif _opens("switch", text, lower):
         return _malformed("<switch> tag is not closed", **parts)
     parts["switch"] = switch
-    if _OPEN["subgoal"].search(text) and subgoal is None:
+    if subgoal is None and _opens("subgoal", text, lower):
         return _malformed("<subgoal> tag is not closed", **parts)
-    action = _first("action", text)
+    action = _first("action", text, lower)
     if action is None:
-        if _OPEN["action"].search(text):
+        if _opens("action", text, lower):
             return _malformed("<action> tag is not closed (answer cut off?)", **parts)
         if require_tags:
             return _malformed("no <action>...</action> in the answer", **parts)

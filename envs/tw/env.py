@@ -143,6 +143,7 @@ class TextWorldEnv(gym.Env[str, str]):
         self._speller = FactSpeller()
         self.game_path: Path | None = None
         self.true_facts: frozenset[str] = frozenset()
+        self._anchor: tuple[str, ...] | None = None  # anchor_of(true_facts), the same object while the facts stand
         self._state: Any = None
         self._score = 0.0
         self._steps = 0
@@ -160,6 +161,7 @@ class TextWorldEnv(gym.Env[str, str]):
         self._steps = 0
         self._won = self._lost = False
         self.true_facts = self._speller(self._state["_facts"])
+        self._anchor = None
         self._achieved = advance_progress(self._game.subgoals, 0, self)
         self._last_obs = self._observation(self._state["feedback"])
         return self._last_obs, self._info()
@@ -229,8 +231,10 @@ class TextWorldEnv(gym.Env[str, str]):
         self._state, _, _ = self._game.interpreter.step(command)
         facts = self._speller(self._state["_facts"])
         effective = facts != self.true_facts
-        self.true_facts = facts
-        self._achieved = advance_progress(self._game.subgoals, self._achieved, self)
+        if effective:  # unchanged facts: same anchor object (AnchorHash reuses its digest), same progress
+            self.true_facts = facts
+            self._anchor = None
+            self._achieved = advance_progress(self._game.subgoals, self._achieved, self)
         return self._state["feedback"], effective
 
     def _observation(self, feedback: str) -> str:
@@ -245,6 +249,8 @@ class TextWorldEnv(gym.Env[str, str]):
 
     def _info(self) -> dict[str, Any]:
         subgoals = self._game.subgoals
+        if self._anchor is None:
+            self._anchor = anchor_of(self.true_facts)
         return {
             InfoKeys.ADMISSIBLE_ACTIONS: list(self._state["admissible_commands"]),
             InfoKeys.WON: self._won,
@@ -252,7 +258,7 @@ class TextWorldEnv(gym.Env[str, str]):
             InfoKeys.SCORE: self._score,
             InfoKeys.MAX_SCORE: self._game.max_score,
             InfoKeys.TASK: self._game.objective,
-            InfoKeys.ANCHOR_STATE: anchor_of(self.true_facts),
+            InfoKeys.ANCHOR_STATE: self._anchor,
             InfoKeys.SUBGOALS: subgoals,
             InfoKeys.SUBGOALS_ACHIEVED: [g.id for g in subgoals[: self._achieved]],
         }

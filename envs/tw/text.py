@@ -33,12 +33,16 @@ MULTI_COMMAND_FEEDBACK = "One command at a time, please."
 
 def clean_feedback(text: str) -> str:
     """Interpreter output without the title banner, the status bar, indentation and runs of blank lines."""
-    text = _STATUS_LINE.sub("", text)
+    # A status-line match holds no newline but its leading run, so it lies in the last line and the
+    # newlines just before it: searching only there gives the same result without scanning every line.
+    cut = len(text[: text.rfind("\n") + 1].rstrip("\n"))
+    text = text[:cut] + _STATUS_LINE.sub("", text[cut:])
     lines = [line.strip() for line in text.split("\n")]
     start = 0
     while start < len(lines) and set(lines[start]) <= BANNER_CHARS:
         start += 1
-    return _BLANK_RUNS.sub("\n\n", "\n".join(lines[start:])).strip()
+    text = "\n".join(lines[start:])
+    return (_BLANK_RUNS.sub("\n\n", text) if "\n\n\n" in text else text).strip()
 
 
 def refusal(command: str) -> str | None:

@@ -115,6 +115,18 @@ def test_looking_around_does_not_change_the_anchor(simple_env):
     assert after[InfoKeys.ACTION_VALID] and not after[InfoKeys.ACTION_EFFECTIVE] and reward == 0.0
 
 
+def test_anchor_state_object_is_kept_while_the_facts_stand(simple_env):
+    # AnchorHash reuses its digest for the very same object; a changed state must be a new one.
+    _, info = simple_env.reset(seed=0)
+    opener = next(c for c in info[InfoKeys.ADMISSIBLE_ACTIONS] if c.startswith("open "))
+    looked = simple_env.step("look")[-1]
+    assert looked[InfoKeys.ANCHOR_STATE] is info[InfoKeys.ANCHOR_STATE]
+    opened = simple_env.step(opener)[-1]
+    assert opened[InfoKeys.ANCHOR_STATE] != info[InfoKeys.ANCHOR_STATE]
+    assert opened[InfoKeys.ANCHOR_STATE] == tuple(sorted(simple_env.true_facts))
+    assert simple_env.reset(seed=0)[1][InfoKeys.ANCHOR_STATE] == info[InfoKeys.ANCHOR_STATE]
+
+
 @pytest.mark.parametrize(
     "command, feedback, format_ok",
     [

@@ -61,6 +61,44 @@ def test_canonical_orders_sets_and_dicts():
         canonical(object())
 
 
+@given(st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=4)),
+    lambda c: st.one_of(st.lists(c, max_size=4), st.lists(c, max_size=4).map(tuple), st.dictionaries(st.text(max_size=3), c, max_size=3)),
+    max_leaves=12,
+))
+def test_canonical_is_the_compact_json_of_the_normalised_value(state):
+    import json
+
+    from hiergym.wrappers.canonical import _normalise
+
+    assert canonical(state) == json.dumps(_normalise(state), separators=(",", ":"), ensure_ascii=True)
+
+
+def test_digest_is_reused_only_for_the_same_immutable_state():
+    class Scripted(SwitchesEnv):
+        """Hands out the anchor states in ``queue``, one per reset/step."""
+
+        queue: list = []
+
+        def _info(self):
+            info = super()._info()
+            info[InfoKeys.ANCHOR_STATE] = self.queue.pop(0)
+            return info
+
+    fixed, mutable = ("a", ("b", 1)), ["a"]
+    Scripted.queue = [fixed, fixed, mutable, mutable, ("a", ["b"]), ("a", ["b"])]
+    env = AnchorHash(Scripted())
+    _, info = env.reset(seed=0)
+    assert info[InfoKeys.ANCHOR] == state_digest(("state", fixed))
+    assert env.step("wait")[-1][InfoKeys.ANCHOR] == state_digest(("state", fixed))  # same object: digest reused
+    assert env._last[0] is fixed
+    assert env.step("wait")[-1][InfoKeys.ANCHOR] == state_digest(("state", ["a"]))
+    mutable.append("b")  # changed in place between steps: a list is never cached
+    assert env.step("wait")[-1][InfoKeys.ANCHOR] == state_digest(("state", ["a", "b"]))
+    assert env.step("wait")[-1][InfoKeys.ANCHOR] == state_digest(("state", ("a", ["b"])))
+    assert env._last[0] is fixed  # a tuple holding a list is not hashable, so not cached either
+
+
 @given(st.sets(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=6))
 def test_set_order_never_changes_digest(boxes):
     assert state_digest(frozenset(boxes)) == state_digest(set(sorted(boxes, reverse=True)))

@@ -23,6 +23,23 @@ def test_prompt_has_task_last_k_turns_and_current_observation():
     assert lines[3] == "NOW switches: on off | flip 0, flip 1, wait"
 
 
+@pytest.mark.parametrize("k", [0, 1, 3])
+def test_prompt_equals_the_template_rendering_clipped(k):
+    from hiergym.envs.common import clip_text
+
+    tmpl = PromptTemplate(header="T {task} \u00e9\n", turn="<{step}|{observation}|{action}>\n", current="[{step}] {observation} ({admissible})\x00")
+    env = History(TextActions(SwitchesEnv(n=2)), k=k, template=tmpl, max_chars=150)
+    obs, info = env.reset(seed=3)
+    task, turns, last = info[InfoKeys.TASK], [], info[InfoKeys.RAW_OBSERVATION]
+    for t, answer in enumerate(["<action>flip 0</action>", "nonsense \u00e9", "<action>wait</action>", "<action>flip 1</action>"]):
+        prompt, *_, info = env.step(answer)
+        turns.append((t, last, info[InfoKeys.PARSED_ACTION] or answer))
+        last = info[InfoKeys.RAW_OBSERVATION]
+        shown = turns[-k:] if k else []
+        expected = clip_text(tmpl.render(task, shown, t + 1, last, info[InfoKeys.ADMISSIBLE_ACTIONS]), 150)
+        assert prompt == expected and env.observation_space.contains(prompt)
+
+
 def test_k_zero_shows_only_current():
     env = History(SwitchesEnv(), k=0, template=PromptTemplate(header="", current="{observation}"))
     env.reset(seed=0)

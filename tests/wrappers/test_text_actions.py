@@ -45,6 +45,15 @@ def test_parser_flags_garbage(text, why):
     assert not p.format_ok and p.action is None and why in p.error
 
 
+def test_tags_fold_case_like_the_regex_for_non_ascii_text():
+    # "\u212a" (Kelvin sign) folds to k and "\u017f" (long s) to s, as re.IGNORECASE does; the ASCII
+    # shortcut must not change what a non-ASCII answer means.
+    p = parse_llm_output("<thin\u212a>hm</thin\u212a><action>wait</action> \u00e9")
+    assert (p.format_ok, p.action, p.think) == (True, "wait", "hm")
+    assert "<switch> tag is not closed" in parse_llm_output("<\u017fwitch>KEEP <action>wait</action>").error
+    assert parse_llm_output("<SWITCH>keep</SWITCH><ACTION>wait</ACTION>").switch == "KEEP"
+
+
 def test_bare_text_allowed_without_required_tags():
     assert parse_llm_output("  flip 1 ", require_tags=False).action == "flip 1"
     assert parse_llm_output("<think>hm</think> wait", require_tags=False).action == "wait"
