@@ -7,13 +7,16 @@ less distorted than wall time when others share the machine). The baseline reque
 admissible commands, the least an agent needs; the hiergym env adds facts (anchors), subgoal
 progress, score/won/lost and action flags on top; "wrapped" is the usual stack
 ``History(SubgoalHooks(TextActions(AnchorHash(env))))`` fed ``<action>...</action>`` text.
+The hiergym rows also time TextWorld's interpreter inside the same steps, so their notes give
+the CPU time our code adds per interpreter second: unlike the ratio of two rates measured one
+after the other, that split is not moved by load that changes between measurements.
 
 Generation: seconds to make one game in a fresh process (what a training run's first reset
 of a new seed costs): cold (empty cache; TextWorld parses its text grammars), warm (the parsed
 grammars are cached on disk, the game is new), and cached (the game file exists).
 
     python benchmarks/textworld.py                # everything
-    python benchmarks/textworld.py --no-generation
+    python benchmarks/textworld.py --no-generation --rounds 5
 
 Other text envs add a row with ``step_rate_row(name, make_env)`` (see ``MEASUREMENTS``).
 """
@@ -94,6 +97,44 @@ def step_rate(make_env: Callable[[], object], wrap_action: Callable[[str], str] 
         env.close()
 
 
+def textworld_step_rate(make_env: Callable[[], object], wrap_action: Callable[[str], str] = str, seed: int = 0) -> tuple[float, float]:
+    """``step_rate`` of a hiergym TextWorld env, plus the CPU time spent outside TextWorld's interpreter
+    per second inside it, over the same steps (the interpreter's ``step`` is timed in place)."""
+    env = make_env()
+    reset, step = gym_env_stepper(env, wrap_action)
+    inside, total, timed = [0.0], [0.0], set()
+
+    def timed_reset(seed: int) -> list[str]:
+        admissible = reset(seed)
+        interpreter = env.unwrapped._game.interpreter
+        if id(interpreter) not in timed:
+            timed.add(id(interpreter))
+            original = interpreter.step
+
+            def interpreter_step(command: str):
+                start = time.process_time()
+                try:
+                    return original(command)
+                finally:
+                    inside[0] += time.process_time() - start
+
+            interpreter.step = interpreter_step
+        return admissible
+
+    def timed_step(command: str) -> tuple[list[str], bool]:
+        start = time.process_time()
+        try:
+            return step(command)
+        finally:
+            total[0] += time.process_time() - start
+
+    try:
+        rate = random_walk_steps_per_s(timed_reset, timed_step, seconds=STEP_SECONDS, seed=seed)
+    finally:
+        env.close()
+    return rate, (total[0] - inside[0]) / inside[0]
+
+
 def raw_textworld_rate(game_file: Path, max_steps: int, seed: int = 0) -> float:
     """The baseline: ``textworld.gym`` on the same game, admissible commands requested."""
     import textworld
@@ -159,24 +200,30 @@ def textworld_step_rows(challenge: str, settings: dict) -> list[Row]:
     game_file = probe.game_path
     probe.close()
     wrapped = lambda: History(SubgoalHooks(TextActions(AnchorHash(make()))))  # noqa: E731
-    raw, floor, bare, full = [], [], [], []
+    raw, floor, bare, full, bare_own, full_own = [], [], [], [], [], []
     for seed in range(ROUNDS):  # same walk (seed) for all in a round
         raw.append(raw_textworld_rate(game_file, max_steps, seed))
         floor.append(raw_interpreter_rate(game_file, seed))
-        bare.append(step_rate(make, seed=seed))
-        full.append(step_rate(wrapped, wrap_action=lambda c: f"<action>{c}</action>", seed=seed))
+        rate, own = textworld_step_rate(make, seed=seed)
+        bare.append(rate)
+        bare_own.append(own)
+        rate, own = textworld_step_rate(wrapped, wrap_action=lambda c: f"<action>{c}</action>", seed=seed)
+        full.append(rate)
+        full_own.append(own)
     raw_median, floor_median = statistics.median(raw), statistics.median(floor)
 
-    def overhead(rates: list[float]) -> str:
+    def overhead(rates: list[float], own: list[float]) -> str:
         per_step = 1 / statistics.median(rates)
-        return f"time per step {100 * (per_step * raw_median - 1):+.1f}% vs textworld.gym, {100 * (per_step * floor_median - 1):+.1f}% vs textworld.start"
+        return (f"time per step {100 * (per_step * raw_median - 1):+.1f}% vs textworld.gym, {100 * (per_step * floor_median - 1):+.1f}% vs textworld.start; "
+                f"in the same steps, CPU time outside the interpreter {100 * statistics.median(own):+.1f}% of the time inside "
+                f"(range {100 * min(own):+.1f}% to {100 * max(own):+.1f}%)")
 
     return [
         Row(f"{challenge} {settings or ''}".strip(), float("nan"), ""),
         rates_row("raw textworld.gym (admissible commands)", raw),
         rates_row("raw textworld.start (admissible commands, no gym layer)", floor),
-        rates_row("hiergym TextWorldEnv (bare)", bare, overhead(bare)),
-        rates_row("hiergym TextWorldEnv + AnchorHash/TextActions/SubgoalHooks/History", full, overhead(full)),
+        rates_row("hiergym TextWorldEnv (bare)", bare, overhead(bare, bare_own)),
+        rates_row("hiergym TextWorldEnv + AnchorHash/TextActions/SubgoalHooks/History", full, overhead(full, full_own)),
     ]
 
 
@@ -248,9 +295,12 @@ def format_table(rows: list[Row]) -> str:
 
 
 def main() -> None:
+    global ROUNDS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-generation", action="store_true", help="skip the game generation timings")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"interleaved rounds per step-rate row (default {ROUNDS})")
     args = parser.parse_args()
+    ROUNDS = args.rounds
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"commit {git or '?'}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (timings are noisy when shared)")
     rows = [row for measure in MEASUREMENTS for row in measure()]
