@@ -62,6 +62,14 @@ def _emit(x: Any) -> str:
     if t is str:
         return _string(x)
     if t is tuple or t is list:
+        if x and type(x[0]) is str and type(x[-1]) is str:  # likely all strings (TextWorld's facts)
+            try:
+                joined = '","'.join(x)
+            except TypeError:  # not all strings after all
+                joined = None
+            if (joined is not None and joined.isascii() and joined.isprintable() and "\\" not in joined
+                    and joined.count('"') == 2 * (len(x) - 1)):  # only the separators' quotes
+                return '["' + joined + '"]'  # no character needs escaping
         return "[" + ",".join([_string(v) if type(v) is str else _emit(v) for v in x]) + "]"
     if t is int:
         return int.__repr__(x)

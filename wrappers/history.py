@@ -97,7 +97,9 @@ class History(gym.Wrapper):
         info[InfoKeys.RAW_OBSERVATION] = obs
         admissible = info.get(InfoKeys.ADMISSIBLE_ACTIONS)
         current = self.template.current.format(step=self._step, observation=obs, admissible=", ".join(admissible) if admissible else "")
-        prompt = self._header + "".join(self._turns) + clip_text(current, self.max_chars)
+        if not (current.isascii() and current.replace("\n", " ").isprintable()):  # else clip_text would keep it as is
+            current = clip_text(current, self.max_chars)
+        prompt = self._header + "".join(self._turns) + current
         return prompt if len(prompt) <= self.max_chars else prompt[: self.max_chars]
 
     def reset(self, **kwargs: Any) -> tuple[str, dict[str, Any]]:

@@ -74,6 +74,13 @@ def test_canonical_is_the_compact_json_of_the_normalised_value(state):
     assert canonical(state) == json.dumps(_normalise(state), separators=(",", ":"), ensure_ascii=True)
 
 
+@pytest.mark.parametrize("strings", [["a", "b"], ("at(P,r_1)",), ["a", 'b"c', "d"], ["a\\", "b"], ["\u00e9", "x"], ["\x01", "y"], ["a", "\x7f"], ["a", 1, "b"], ["a", "", "b"]])
+def test_string_lists_serialise_like_json(strings):
+    import json
+
+    assert canonical(strings) == json.dumps(list(strings), separators=(",", ":"), ensure_ascii=True)
+
+
 def test_digest_is_reused_only_for_the_same_immutable_state():
     class Scripted(SwitchesEnv):
         """Hands out the anchor states in ``queue``, one per reset/step."""
