@@ -8,29 +8,14 @@ from gymnasium.utils.env_checker import check_env
 from hiergym.envs.webshop.env import WebShopEnv
 from hiergym.envs.webshop.expert import expert, run_episode
 from hiergym.envs.webshop.http_env import WebShopHttpEnv
-from hiergym.envs.webshop.server import RunningServer, create_app
-from hiergym.envs.webshop.store import ProductStore
 from hiergym.info_keys import InfoKeys
 
-N = 300
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("webshop")
-
-
-@pytest.fixture(scope="module")
-def server(cache):
-    store = ProductStore.open(seed=0, n=N, cache_dir=cache)
-    with RunningServer(create_app(store=store)) as srv:
-        yield srv
-    store.close()
+from .conftest import NUM_PRODUCTS as N
 
 
 @pytest.fixture
-def http_env(server):
-    e = WebShopHttpEnv(base_url=server.url, max_steps=10)
+def http_env(webshop_server):
+    e = WebShopHttpEnv(base_url=webshop_server.url, max_steps=10)
     yield e
     e.close()
 
@@ -41,8 +26,8 @@ def test_check_env_over_http(http_env):
         check_env(http_env, skip_render_check=True)
 
 
-def test_http_and_in_process_trajectories_are_identical(http_env, cache):
-    local = WebShopEnv(num_products=N, cache_dir=cache, max_steps=10)
+def test_http_and_in_process_trajectories_are_identical(http_env, webshop_cache):
+    local = WebShopEnv(num_products=N, cache_dir=webshop_cache, max_steps=10)
     for seed in (0, 1, 2):
         a, b = run_episode(local, expert, seed), run_episode(http_env, expert, seed)
         assert [t.to_dict() for t in a.turns] == [t.to_dict() for t in b.turns] and a.success
@@ -67,8 +52,8 @@ def test_http_subgoal_checks_read_server_progress(http_env):
     assert all(s.check(http_env) for s in info[InfoKeys.SUBGOALS]) and info[InfoKeys.WON]
 
 
-def test_private_server_starts_and_stops(cache):
-    e = WebShopHttpEnv(num_products=N, cache_dir=cache)
+def test_private_server_starts_and_stops(webshop_cache):
+    e = WebShopHttpEnv(num_products=N, cache_dir=webshop_cache)
     url = e.base_url
     assert url.startswith("http://127.0.0.1:")
     obs, _ = e.reset(seed=0)
