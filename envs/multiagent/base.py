@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,7 +38,7 @@ from ..common import (
     normalize_command,
     text_space,
 )
-from .grid import ACTION_ALIASES, MOVE_ACTIONS, MOVE_OFFSETS, NOOP, Cell, in_bounds, pad_planes, resolve_moves, shifted
+from .grid import ACTION_ALIASES, MOVE_ACTIONS, NOOP, Cell, in_bounds, neighbours, pad_planes, resolve_moves
 from .render import PygameWindow, agent_glyph, render_ansi, render_rgb
 from .text import describe
 
@@ -49,7 +50,11 @@ _FLAGS = {
     for e in (False, True)
 }
 """The eight possible action-flag dicts, built once (infos copy them into each agent's dict)."""
+_MASK, _ADMISSIBLE, _ANCHOR = InfoKeys.ACTION_MASK, InfoKeys.ADMISSIBLE_ACTIONS, InfoKeys.ANCHOR_STATE
+_SUBGOALS, _ACHIEVED, _WON, _TASK = InfoKeys.SUBGOALS, InfoKeys.SUBGOALS_ACHIEVED, InfoKeys.WON, InfoKeys.TASK
 DEFAULT_VIEW_RADIUS = 2
+OBS_TABLE_LIMIT = 1 << 21
+"""Most entries (agents x cells x obs_dim) of an ``_ObsTable`` (16 MB); bigger envs gather per step."""
 RENDER_FPS = 5
 MAX_AGENTS = 10
 
@@ -73,6 +78,9 @@ class GridTaskEnv(ParallelEnv):
     """Observation planes; ``wall`` must come first (outside the grid reads as wall)."""
     AGENT_FEATURES: ClassVar[tuple[str, ...]] = ()
     """Names of the per-agent scalar features appended to the observation and the state."""
+    STATIC_AGENT_FEATURES: ClassVar[bool] = False
+    """True if ``_agent_features`` change only with the layout (``reset``, ``layout_changed``):
+    observations then compute them once per layout instead of every step."""
     LEGEND: ClassVar[str] = "# wall, . floor, A-J agents (you are the centre)"
 
     def __init__(
@@ -117,6 +125,16 @@ class GridTaskEnv(ParallelEnv):
         self._wall_rows: list[list[bool]] = self.walls.tolist()
         self._static_padded = pad_planes(np.zeros((len(self.CHANNELS), h, w), dtype=np.float32), view_radius)
         self._masks = np.ones((n_agents, len(self.ACTIONS)), dtype=np.int8)
+        self._neighbour_table = [[tuple(neighbours((r, c))) for c in range(w)] for r in range(h)]
+        """Per cell: its four neighbours in action order (possibly outside); depends on the shape only."""
+        self._move_targets: list[list[tuple[Cell | None, ...]]] = []
+        """Per cell: the neighbours a move may enter as far as the walls go (None: outside or wall)."""
+        self._move_targets_walls = b""
+        self._update_move_targets()
+        self._cells: list[Cell] | None = None
+        """Agent cells, set only while ``step``/``reset`` build their outputs (positions cannot change then)."""
+        self._obs_table: _ObsTable | None = None  # built by the first vector observation
+        self._features_stale = True
         self.task_text = ""
         self.cycle = 0
         self.np_random, _ = seeding.np_random(None)
@@ -148,6 +166,8 @@ class GridTaskEnv(ParallelEnv):
 
     # ----- public state accessors (used by subgoal checks, text, oracles) --------------
     def position(self, agent: str) -> Cell:
+        if self._cells is not None:
+            return self._cells[self._index[agent]]
         r, c = self.positions[self._index[agent]].tolist()
         return (r, c)
 
@@ -165,18 +185,43 @@ class GridTaskEnv(ParallelEnv):
         A move is legal into a free cell no agent stands on; task actions ask ``_task_action_mask``.
         Plain Python on purpose: for a handful of agents it is several times faster than numpy.
         """
-        h, w = self.shape
-        walls, obstacle = self._wall_rows, self._obstacle
-        cells = list(map(tuple, self.positions.tolist()))
-        occupied = set(cells)
+        return np.array(self._action_mask_rows(), dtype=np.int8)
+
+    def _action_mask_rows(self) -> list[list[int]]:
+        """``action_masks()`` as Python lists of 0/1 (bools for the moves)."""
+        targets, task_mask = self._move_targets, self._task_action_mask
+        cells = self._agent_cells()
+        blocked = set(cells)
+        listed = self._obstacle_cells()
+        if listed is not None:
+            blocked.update(listed)
+        obstacle = self._obstacle if listed is None else _never
         rows = []
-        for i, (r, c) in enumerate(cells):
+        for i, cell in enumerate(cells):
             row = [1]
-            for dr, dc in MOVE_OFFSETS:
-                tr, tc = t = (r + dr, c + dc)
-                row.append(0 <= tr < h and 0 <= tc < w and t not in occupied and not walls[tr][tc] and not obstacle(t))
-            rows.append(row + self._task_action_mask(i, (r, c)))
-        return np.array(rows, dtype=np.int8)
+            for t in targets[cell[0]][cell[1]]:
+                row.append(t is not None and t not in blocked and not obstacle(t))
+            rows.append(row + task_mask(i, cell))
+        return rows
+
+    def _update_move_targets(self) -> None:
+        """Rebuild ``_move_targets`` from ``_wall_rows`` unless the walls are those it was built for."""
+        key = self.walls.tobytes()
+        if key == self._move_targets_walls and self._move_targets:
+            return
+        walls = self._wall_rows
+        h, w = self.shape
+        self._move_targets = [
+            [tuple(t if 0 <= t[0] < h and 0 <= t[1] < w and not walls[t[0]][t[1]] else None for t in nbs) for nbs in row]
+            for row in self._neighbour_table
+        ]
+        self._move_targets_walls = key
+
+    def _agent_cells(self) -> list[Cell]:
+        """Every agent's ``(row, col)``, by index (the step's cached cells while it builds its outputs)."""
+        if self._cells is not None:
+            return self._cells
+        return list(map(tuple, self.positions.tolist()))
 
     def action_mask(self, agent: str) -> np.ndarray:
         """int8 ``[len(ACTIONS)]``: the row of ``action_masks()`` for ``agent``."""
@@ -201,10 +246,15 @@ class GridTaskEnv(ParallelEnv):
         self._subgoals = {a: self._make_subgoals(a) for a in self.agents}
         self._achieved = {a: [] for a in self.agents}
         self._last_flags = {a: _FLAGS[True, True, False] for a in self.agents}
-        self._update_achieved()
+        self._cells = list(map(tuple, self.positions.tolist()))
+        try:
+            self._update_achieved()
+            out = self._observations(), self._infos()
+        finally:
+            self._cells = None
         if self.render_mode == "human":
             self.render()
-        return self._observations(), self._infos()
+        return out
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
@@ -224,11 +274,15 @@ class GridTaskEnv(ParallelEnv):
         self._last_flags = {
             a: _FLAGS[format_ok[i], admissible[i], bool(effective[i])] for a, i in self._index.items()
         }
-        self._update_achieved()
-        self._masks = self.action_masks()
-        won = self._won()
-        truncated = not won and self.cycle >= self.max_cycles
-        obs, infos = self._observations(), self._infos()
+        self._cells = list(map(tuple, self.positions.tolist()))  # fixed until the step returns
+        try:
+            self._update_achieved()
+            self._masks = self.action_masks()
+            won = self._won()
+            truncated = not won and self.cycle >= self.max_cycles
+            obs, infos = self._observations(), self._infos()
+        finally:
+            self._cells = None
         rewards = dict.fromkeys(self.agents, float(reward))
         terminations = dict.fromkeys(self.agents, won)
         truncations = dict.fromkeys(self.agents, truncated)
@@ -252,7 +306,9 @@ class GridTaskEnv(ParallelEnv):
         ``reset`` calls it; call it yourself after editing walls, positions or objects by hand.
         """
         self._wall_rows = self.walls.tolist()
+        self._update_move_targets()
         self._static_padded = pad_planes(self._static_planes(), self.view_radius)
+        self._features_stale = True
         self._masks = self.action_masks()
 
     def render(self) -> str | np.ndarray | None:
@@ -297,6 +353,11 @@ class GridTaskEnv(ParallelEnv):
         """Task objects that block movement (items, closed doors)."""
         return False
 
+    def _obstacle_cells(self) -> Iterable[Cell] | None:
+        """Every cell ``_obstacle`` is true for, if the task can list them cheaply (masks then skip the
+        per-cell ``_obstacle`` calls); None: ask ``_obstacle``."""
+        return None
+
     def _task_action_mask(self, i: int, cell: Cell) -> list[int]:
         """Legality (0/1) of the task's own actions (index >= 5) for agent ``i`` standing on ``cell``."""
         return []
@@ -309,11 +370,15 @@ class GridTaskEnv(ParallelEnv):
 
     def _mark_dynamic(self, planes: np.ndarray, offset: int) -> None:
         """Write what moves or changes (agents, items, doors) into ``planes`` at cell + ``offset``."""
-        for r, c in self.positions.tolist():
+        for r, c in self._agent_cells():
             planes[1, r + offset, c + offset] = 1.0
 
     def _agent_features(self, i: int) -> list[float]:
         return []
+
+    def _agent_feature_rows(self) -> np.ndarray | list[list[float]]:
+        """``[n_agents, len(AGENT_FEATURES)]``: ``_agent_features`` of every agent (override to vectorise)."""
+        return [self._agent_features(i) for i in range(self.n_agents)]
 
     def _background(self) -> np.ndarray:
         """``[H, W]`` glyphs of the static layer (no agents)."""
@@ -321,13 +386,14 @@ class GridTaskEnv(ParallelEnv):
 
     def _anchor_state(self) -> tuple:
         """Canonical hashable description of the true state (agents first, then task objects)."""
-        return (("agents", tuple(map(tuple, self.positions.tolist()))),)
+        return (("agents", tuple(self._agent_cells())),)
 
     # ----- helpers -------------------------------------------------------------------------
     def _move(self, chosen: list[int]) -> list[bool]:
         """Move agents whose chosen action is a move; agents contesting one cell all stay."""
         cells = list(map(tuple, self.positions.tolist()))
-        targets = [shifted(cell, a) for cell, a in zip(cells, chosen)]
+        table = self._neighbour_table  # == shifted(cell, a), looked up
+        targets = [table[r][c][a - 1] if 0 < a < 5 else (r, c) for (r, c), a in zip(cells, chosen)]
         moved = resolve_moves(cells, targets)
         for i, target in enumerate(targets):
             if moved[i]:
@@ -358,44 +424,118 @@ class GridTaskEnv(ParallelEnv):
     def _observations(self) -> dict[str, Any]:
         if self.obs_mode == "text":
             return {a: describe(self, a) for a in self.agents}
-        planes = self._padded_planes()
-        side = 2 * self.view_radius + 1
-        n_view = planes.shape[0] * side * side
+        table = self._obs_table
+        if table is None:
+            h, w = self.shape
+            if self.n_agents * h * w * self.obs_dim > OBS_TABLE_LIMIT:
+                return self._gathered_observations()
+            n_features = len(self.AGENT_FEATURES)
+            sizes = (len(self.CHANNELS), self.shape, self.view_radius, self.n_agents, n_features)
+            table = self._obs_table = _ObsTable(*sizes)
+        np.copyto(table.planes, self._static_padded)
+        self._mark_dynamic(table.planes, self.view_radius)
+        if self.AGENT_FEATURES and (self._features_stale or not self.STATIC_AGENT_FEATURES):
+            table.features[:] = np.ravel(self._agent_feature_rows())
+            self._features_stale = False
+        cells, rows, index, take = self._agent_cells(), table.rows, self._index, table.buffer.take
         out = {}
-        for agent in self.agents:  # per agent beats one stacked gather for a handful of agents
-            i = self._index[agent]
-            r, c = self.positions[i].tolist()
-            own = self._agent_vector(i)
-            one_hot = [0.0] * self.n_agents
-            one_hot[i] = 1.0
-            obs = np.empty(self.obs_dim, dtype=np.float32)
-            obs[:n_view] = planes[:, r : r + side, c : c + side].ravel()
-            obs[n_view:] = own[:2] + one_hot + own[2:]
-            out[agent] = obs
+        for agent in self.agents:
+            i = index[agent]
+            r, c = cells[i]
+            out[agent] = take(rows[i][r][c])
         return out
+
+    def _gathered_observations(self) -> dict[str, np.ndarray]:
+        """The vector observations of envs too big for ``_ObsTable``: one gather over all agents."""
+        h, w, radius = *self.shape, self.view_radius
+        side, padded_w = 2 * radius + 1, w + 2 * radius
+        k = np.arange(side)
+        window = (
+            np.arange(len(self.CHANNELS))[:, None, None] * ((h + 2 * radius) * padded_w)
+            + k[None, :, None] * padded_w
+            + k[None, None, :]
+        ).ravel()
+        positions, n, n_view = self.positions, self.n_agents, window.size
+        obs = np.empty((n, self.obs_dim), dtype=np.float32)
+        corner = positions[:, 0] * padded_w + positions[:, 1]  # window start of each agent in the flat planes
+        obs[:, :n_view] = self._padded_planes().ravel()[window + corner[:, None]]
+        obs[:, n_view] = positions[:, 0] / max(h - 1, 1)
+        obs[:, n_view + 1] = positions[:, 1] / max(w - 1, 1)
+        obs[:, n_view + 2 : n_view + 2 + n] = np.eye(n, dtype=np.float32)
+        if self.AGENT_FEATURES:
+            obs[:, n_view + 2 + n :] = self._agent_feature_rows()
+        return {agent: obs[self._index[agent]].copy() for agent in self.agents}
 
     def _update_achieved(self) -> None:
         for agent, subgoals in self._subgoals.items():
-            done = self._achieved[agent]
-            done.extend(sg.id for sg in subgoals if sg.id not in done and sg.check(self, agent))
+            self._check_subgoals(agent, subgoals)
+
+    def _check_subgoals(self, agent: str, subgoals: list[Subgoal]) -> None:
+        """Append to ``agent``'s achieved ids those of ``subgoals`` whose predicate now holds (in list order)."""
+        done = self._achieved[agent]
+        done.extend(sg.id for sg in subgoals if sg.id not in done and sg.check(self, agent))
 
     def _infos(self) -> dict[str, dict[str, Any]]:
         anchor = self._anchor_state()
         won = self._won()
         masks = self._masks
-        return {
-            agent: {
-                InfoKeys.ACTION_MASK: masks[self._index[agent]],
-                InfoKeys.ADMISSIBLE_ACTIONS: _names(self.ACTIONS, masks[self._index[agent]]),
-                InfoKeys.ANCHOR_STATE: anchor,
-                InfoKeys.SUBGOALS: self._subgoals[agent],
-                InfoKeys.SUBGOALS_ACHIEVED: list(self._achieved[agent]),
-                InfoKeys.WON: won,
-                InfoKeys.TASK: self.task_text,
-                **self._last_flags[agent],
+        rows = masks.tolist()
+        actions, task, flags = self.ACTIONS, self.task_text, self._last_flags
+        out = {}
+        for agent in self.agents:
+            i = self._index[agent]
+            out[agent] = {
+                _MASK: masks[i],
+                _ADMISSIBLE: [name for name, ok in zip(actions, rows[i]) if ok],
+                _ANCHOR: anchor,
+                _SUBGOALS: self._subgoals[agent],
+                _ACHIEVED: list(self._achieved[agent]),
+                _WON: won,
+                _TASK: task,
+                **flags[agent],
             }
-            for agent in self.agents
-        }
+        return out
+
+
+class _ObsTable:
+    """Vector observations as one ``take`` per agent from a flat float32 buffer.
+
+    ``buffer``: the padded planes (``planes`` is that part, ``[C, H + 2r, W + 2r]``), every row's
+    and every col's normalised value, 0, 1, then the agents' features (``features``, agent-major).
+    ``rows[i][r][c]``: the buffer indices of agent ``i``'s whole observation when it stands on
+    ``(r, c)`` (view window, own row/col, one-hot id, own features), so a step only refreshes the
+    buffer and takes one index row per agent. Built once per env (it depends on the sizes only).
+    """
+
+    def __init__(self, n_channels: int, shape: tuple[int, int], radius: int, n_agents: int, n_features: int):
+        h, w = shape
+        side, padded_h, padded_w = 2 * radius + 1, h + 2 * radius, w + 2 * radius
+        n_planes = n_channels * padded_h * padded_w
+        row0, col0 = n_planes, n_planes + h
+        zero = col0 + w
+        one, feature0 = zero + 1, zero + 2
+        self.buffer = np.zeros(feature0 + n_agents * n_features, dtype=np.float32)
+        self.buffer[row0:col0] = np.arange(h) / max(h - 1, 1)
+        self.buffer[col0:zero] = np.arange(w) / max(w - 1, 1)
+        self.buffer[one] = 1.0
+        self.planes = self.buffer[:n_planes].reshape(n_channels, padded_h, padded_w)
+        self.features = self.buffer[feature0:]
+        k = np.arange(side)
+        window = (np.arange(n_channels)[:, None, None] * (padded_h * padded_w) + k[:, None] * padded_w + k).ravel()
+        n_view = window.size
+        r, c = np.arange(h)[:, None], np.arange(w)
+        table = np.empty((n_agents, h, w, n_view + 2 + n_agents + n_features), dtype=np.intp)
+        table[..., :n_view] = window + (r * padded_w + c)[..., None]
+        table[..., n_view] = row0 + r
+        table[..., n_view + 1] = col0 + c
+        table[..., n_view + 2 : n_view + 2 + n_agents] = zero + np.eye(n_agents, dtype=np.intp)[:, None, None, :]
+        agent_features = np.arange(n_agents)[:, None] * n_features + np.arange(n_features)
+        table[..., n_view + 2 + n_agents :] = feature0 + agent_features[:, None, None, :]
+        self.rows = [[list(cells) for cells in agent] for agent in table]
+
+
+def _never(cell: Cell) -> bool:
+    return False
 
 
 def _names(actions: tuple[str, ...], mask: np.ndarray) -> list[str]:

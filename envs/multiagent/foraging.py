@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,7 @@ class ForagingEnv(GridTaskEnv):
     ACTIONS = FORAGING_ACTIONS
     CHANNELS = ("wall", "agent", "agent_level", "food_level")
     AGENT_FEATURES = ("level",)
+    STATIC_AGENT_FEATURES = True  # levels are drawn by reset
     LEGEND = "# wall, . floor, 1-9 item of that level (* above 9), A-J agents (you are the centre)"
 
     def __init__(
@@ -99,8 +101,13 @@ class ForagingEnv(GridTaskEnv):
         self.food_present = np.zeros(n_food, dtype=bool)
         self._loaders: list[tuple[str, ...]] = []
         self._items_by_cell: dict[Cell, int] = {}
+        self._subgoal_lookup: dict[str, tuple[list[Subgoal], dict[Cell, list[tuple[int, str]]], list[Any]]] = {}
+        """Per agent, from ``_make_subgoals``: its list, ``near_item`` (list position, id) by cell,
+        ``load_item`` (list position, id, item)."""
         self.max_food_level = max_player_level * min(n_agents, FOOD_LEVEL_SUM_OF)
         super().__init__(n_agents=n_agents, shape=(size, size), max_cycles=max_cycles, **grid_options)
+        self._all_cells = [(r, c) for r in range(size) for c in range(size)]
+        self._interior = [(r, c) for r in range(1, size - 1) for c in range(1, size - 1)]
 
     # ----- public state accessors --------------------------------------------------------
     def loaders_of(self, item: int) -> tuple[str, ...]:
@@ -119,19 +126,15 @@ class ForagingEnv(GridTaskEnv):
     def _generate(self) -> None:
         h, w = self.shape
         rng = self.np_random
-        cells = sample_cells(rng, ((r, c) for r in range(h) for c in range(w)), self.n_agents)
+        cells = sample_cells(rng, self._all_cells, self.n_agents)
         self.positions = np.array(cells, dtype=np.int64)
         self.levels = rng.integers(1, self.max_player_level + 1, size=self.n_agents)
         top = int(np.sort(self.levels)[:FOOD_LEVEL_SUM_OF].sum())
-        self.food_cells, occupied = [], set(cells)
+        # candidates in row-major order, minus agents and the cells not _apart from a placed item
+        self.food_cells, taken = [], set(cells)
         for _ in range(self.n_food):
-            free = [
-                (r, c)
-                for r in range(1, h - 1)
-                for c in range(1, w - 1)
-                if (r, c) not in occupied and all(_apart((r, c), f) for f in self.food_cells)
-            ]
-            self.food_cells += sample_cells(rng, free, 1)
+            self.food_cells += sample_cells(rng, [cell for cell in self._interior if cell not in taken], 1)
+            taken.update(_too_close(self.food_cells[-1]))
         low = top if self.force_coop else 1
         self._set_items(self.food_cells, [int(v) for v in rng.integers(low, top + 1, size=self.n_food)])
         self.task_text = (
@@ -171,19 +174,49 @@ class ForagingEnv(GridTaskEnv):
     def _obstacle(self, cell: Cell) -> bool:
         return cell in self._items_by_cell
 
+    def _obstacle_cells(self) -> Iterable[Cell]:
+        return self._items_by_cell.keys()
+
     def _task_action_mask(self, i: int, cell: Cell) -> list[int]:
-        items = self._items_by_cell
-        return [int(bool(items) and any(n in items for n in neighbours(cell)))]
+        return [0 if self._items_by_cell.keys().isdisjoint(self._neighbour_table[cell[0]][cell[1]]) else 1]
 
     def _make_subgoals(self, agent: str) -> list[Subgoal]:
-        out = []
+        out: list[Subgoal] = []
+        near: dict[Cell, list[tuple[int, str]]] = {}
+        loads: list[tuple[int, str, int]] = []
         for item, (cell, level) in enumerate(zip(self.food_cells, self.food_levels)):
-            out += [next_to(f"near_item_{item}", cell, f"item {item}"), load_item(item, cell, level)]
+            goal, load = next_to(f"near_item_{item}", cell, f"item {item}"), load_item(item, cell, level)
+            for n in neighbours(cell):
+                near.setdefault(n, []).append((len(out), goal.id))
+            loads.append((len(out) + 1, load.id, item))
+            out += [goal, load]
+        self._subgoal_lookup[agent] = (out, near, loads)
         return out
+
+    def _update_achieved(self) -> None:
+        """The base class's update, without a predicate call per subgoal and step.
+
+        ``near_item_i`` holds on the cells next to the item and ``load_item_i`` once the agent is among
+        its loaders (the rules of ``next_to_cell`` and ``item_loaded_by``), so ``_make_subgoals`` keeps
+        a table of both; lists it did not make (or that changed since) go through the predicates.
+        """
+        cells, index, lookup, loaders = self._agent_cells(), self._index, self._subgoal_lookup, self._loaders
+        loaded = any(loaders)
+        for agent, subgoals in self._subgoals.items():
+            made = lookup.get(agent)
+            if made is None or made[0] is not subgoals or len(subgoals) != 2 * len(made[2]):
+                self._check_subgoals(agent, subgoals)
+                continue
+            done = self._achieved[agent]
+            hits = [hit for hit in made[1].get(cells[index[agent]], ()) if hit[1] not in done]
+            if loaded:
+                hits += [(k, sid) for k, sid, item in made[2] if sid not in done and agent in loaders[item]]
+            if hits:
+                done.extend(sid for _, sid in sorted(hits))
 
     def _mark_dynamic(self, planes: np.ndarray, offset: int) -> None:
         super()._mark_dynamic(planes, offset)
-        for (r, c), level in zip(self.positions.tolist(), self.levels.tolist()):
+        for (r, c), level in zip(self._agent_cells(), self.levels.tolist()):
             planes[2, r + offset, c + offset] = level / self.max_player_level
         for (r, c), item in self._items_by_cell.items():
             planes[3, r + offset, c + offset] = self.food_levels[item] / self.max_food_level
@@ -199,8 +232,16 @@ class ForagingEnv(GridTaskEnv):
         return chars
 
     def _anchor_state(self) -> tuple[Any, ...]:
-        items = tuple((c, lvl) for c, lvl, p in zip(self.food_cells, self.food_levels, self.food_present) if p)
+        present = self.food_present.tolist()
+        items = tuple((c, lvl) for c, lvl, p in zip(self.food_cells, self.food_levels, present) if p)
         return (*super()._anchor_state(), ("levels", tuple(self.levels.tolist())), ("items", items))
+
+
+def _too_close(cell: Cell) -> list[Cell]:
+    """The cells ``b`` with ``not _apart(cell, b)``: the 3x3 block and the cells 2 away on the row and column."""
+    r, c = cell
+    block = [(r + dr, c + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
+    return [*block, (r, c - FOOD_CLEARANCE), (r, c + FOOD_CLEARANCE), (r - FOOD_CLEARANCE, c), (r + FOOD_CLEARANCE, c)]
 
 
 def _apart(a: Cell, b: Cell) -> bool:

@@ -6,7 +6,7 @@ except through the ``np.random.Generator`` passed in.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -49,8 +49,7 @@ def resolve_moves(cells: Sequence[Cell], targets: Sequence[Cell]) -> list[bool]:
     ``targets[i] == cells[i]`` for agents that do not move, so a standing agent also blocks its
     cell. Targets are assumed free of walls (the action masks guarantee it).
     """
-    counts = Counter(targets)
-    return [target != cell and counts[target] == 1 for cell, target in zip(cells, targets)]
+    return [target != cell and targets.count(target) == 1 for cell, target in zip(cells, targets)]
 
 
 def pad_planes(planes: np.ndarray, radius: int, wall_channel: int = 0) -> np.ndarray:
