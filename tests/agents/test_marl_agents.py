@@ -7,13 +7,7 @@ import torch
 from hiergym.agents.marl import LinearSchedule, QMixAgents, SubgoalQMixAgents, epsilon_greedy, masked_argmax
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny nets: one thread is fastest, and spinning OpenMP threads crawl on a shared, loaded CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 N, OBS, A, G = 3, 5, 4, 2
 

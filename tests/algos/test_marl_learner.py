@@ -18,13 +18,7 @@ MATRIX_TRAIN_STEPS = 200
 MATRIX_EPISODES = 256
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny nets: one thread is fastest, and spinning OpenMP threads crawl on a shared, loaded CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def matrix_game_greedy_return(algo: str, seed: int = 0) -> float:

@@ -12,13 +12,7 @@ from hiergym.types import Trajectory
 from tests.algos.marl_fixtures import Corridor
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny nets: one thread is fastest, and spinning OpenMP threads crawl on a shared, loaded CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def flat_runner(n_slots=3):

@@ -15,13 +15,7 @@ from hiergym.types import load_jsonl
 from tests.algos.marl_fixtures import Corridor
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny nets: one thread is fastest, and spinning OpenMP threads crawl on a shared, loaded CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = dict(batch_size=8, buffer_size=64, epsilon_anneal_steps=200, target_update_episodes=16, hidden_dim=16)
 
