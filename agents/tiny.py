@@ -6,10 +6,11 @@ format tags, so every token the env can show is known. Both are written with
 ``save_pretrained`` and loaded back through ``from_pretrained``, the same path a
 real checkpoint takes.
 
-Tokenization: ``<tag>`` markup, words, numbers, and every other character
-(including each space and newline) are separate tokens, so ASCII grids keep
-their layout; decoding concatenates tokens (``Fuse``), so decode(encode(x)) == x
-for text made of known tokens.
+Tokenization: ``<tag>`` markup, lower-case or capitalised words, numbers, and every
+other character (each space, newline, and each letter of an upper-case run) are
+separate tokens, so ASCII grids keep their layout (a Sokoban row ``##_XO#`` is six
+tokens, one a cell, not ``XO`` as one word); decoding concatenates tokens (``Fuse``),
+so decode(encode(x)) == x for text made of known tokens.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PATTERN = r"</?[A-Za-z_]+>|[A-Za-z]+|\d+|\s|[^A-Za-z\d\s]"
-"""What one word-level token is: a tag, a word, a number, or one other character."""
+TOKEN_PATTERN = r"</?[A-Za-z_]+>|[A-Z]?[a-z]+|\d+|\s|\S"
+"""What one word-level token is: a tag, a (capitalised) word, a number, or one other character."""
 PAD, UNK, EOS = "<|pad|>", "<|unk|>", "<|end|>"
 SPECIAL_TOKENS = (PAD, UNK, EOS)
 FORMAT_TAGS = ("<think>", "</think>", "<action>", "</action>", "<switch>", "</switch>", "<subgoal>", "</subgoal>")

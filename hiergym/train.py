@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -140,7 +140,9 @@ class WarmStartConfig:
     episodes: int = 64
     """Expert episodes (seeds from seed_start)."""
     steps: int = 0
-    """Full-batch gradient steps (0 = no warm start)."""
+    """Gradient steps (0 = no warm start)."""
+    batch_size: int = 0
+    """Demonstration turns per step, drawn as shuffled epochs (0 = all of them every step)."""
     lr: float = 2e-3
     seed_start: int = 500_000
     """Demonstration seeds (kept apart from RL training and eval seeds)."""
@@ -149,6 +151,8 @@ class WarmStartConfig:
         """Cross-field check, run when training starts (a config file may supply the expert after flags)."""
         if self.steps > 0 and not self.expert:
             raise ConfigError("warm_start.expert", self.expert, "an entry point 'module:function' when warm_start.steps > 0")
+        if self.batch_size < 0:
+            raise ConfigError("warm_start.batch_size", self.batch_size, "an integer >= 0 (0 = full batch)")
 
 
 @dataclass(frozen=True)
@@ -277,16 +281,29 @@ def expert_demonstrations(config: TrainConfig, agent: Any, make_env: Callable[[s
     return trajectories
 
 
+def minibatch_indices(num_rows: int, batch_size: int, steps: int, seed: int) -> Iterator[np.ndarray]:
+    """Row indices for ``steps`` minibatches: consecutive shuffled epochs (every row once per epoch)."""
+    rng = np.random.default_rng(seed)
+    size = num_rows if batch_size <= 0 else min(batch_size, num_rows)
+    order = np.empty(0, dtype=np.int64)
+    for _ in range(steps):
+        if len(order) < size:
+            order = np.concatenate([order, rng.permutation(num_rows)])
+        yield np.sort(order[:size])
+        order = order[size:]
+
+
 def warm_start(config: TrainConfig, agent: Any, make_env: Callable[[str], Any], device: str) -> dict[str, float]:
     """Fit the policy to expert answers (token-mean NLL through the Trainer, advantage 1); returns the last metrics."""
     from hiergym.algos import Trainer, build_batch
+    from hiergym.algos.batching import select_rows
 
     demos = expert_demonstrations(config, agent, make_env)
     batch = build_batch(demos, [np.ones(len(t)) for t in demos], pad_token_id=agent.backend.pad_token_id)
     sft = Trainer(agent.backend.model, replace(config.trainer, lr=config.warm_start.lr, ppo_epochs=1, num_minibatches=1, kl_beta=0.0), device=device)
     metrics: dict[str, float] = {}
-    for _ in range(config.warm_start.steps):
-        metrics = sft.step(batch)
+    for rows in minibatch_indices(len(batch), config.warm_start.batch_size, config.warm_start.steps, config.seed):
+        metrics = sft.step(batch if len(rows) == len(batch) else select_rows(batch, rows.tolist()))
     mask = batch.response_mask.to(sft.device)
     metrics["nll"] = float(-(sft.logprobs(batch) * mask).sum() / mask.sum())
     logger.info("warm start: %d demonstrations, %d rows, %d steps, token NLL %.4f", len(demos), len(batch), config.warm_start.steps, metrics["nll"])

@@ -7,6 +7,12 @@ def test_words_keep_grid_layout_tokens():
     assert words_of(["#@ $\n<action>up</action>"]) == ["#", "@", " ", "$", "\n", "<action>", "up", "</action>"]
 
 
+def test_upper_case_grid_cells_are_one_token_each_and_words_stay_whole():
+    # Sokoban rows use letters for cells: "XO" must be two cells, not one word (columns would shift)
+    assert words_of(["##_XO#"]) == ["#", "_", "X", "O"]
+    assert words_of(["You see a TV"]) == ["You", " ", "see", "a", "T", "V"]
+
+
 def test_tokenizer_round_trips_known_text_and_knows_format_tags():
     tok = build_tokenizer(SAMPLE_TEXTS)
     text = "#####\n#@ $.#\n<think>the box</think><action> up</action>"

@@ -42,16 +42,17 @@ def test_demo_smoke_run_writes_summary_and_curve(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_demo_learns_to_act_on_a_short_schedule(tmp_path):
-    """Warm start + 10 GiGPO iterations (~3 CPU-minutes): the random model solves nothing, the trained one acts validly.
+def test_demo_learns_to_play_on_a_short_schedule(tmp_path):
+    """The demo's warm start (800 supervised steps on solver moves) + 2 GiGPO iterations, seed 0 (~8 CPU-minutes).
 
-    Measured at low load (2 seeds, this schedule, 64 held-out episodes each): init 0% / 0%, after
-    warm start 25% / 28%, after RL 28% / 23% held-out success of the sampled policy. A uniformly
-    random valid mover scores 21.5% on the same held-out seeds, so this checks learning of the
-    answer format and valid play, not yet of Sokoban strategy (see README, "hiergym demo").
+    Measured (seed 0, 64 held-out episodes, sampled policy): 0% at random init, 47% after the warm
+    start. A uniformly random valid mover solves 21.5% of the same held-out levels within 12 steps,
+    so 35% needs the model to read the grid. Other seeds of the same schedule plateau longer (see
+    README, "hiergym demo").
     """
-    summary = run_demo(DemoConfig(iterations=10, eval_every=10, eval_episodes=64, out=tmp_path / "demo", progress=False))
+    summary = run_demo(DemoConfig(iterations=2, eval_every=2, eval_episodes=64, out=tmp_path / "demo", progress=False))
     rows = list(csv.DictReader((tmp_path / "demo" / "metrics.csv").open()))
     assert summary.init is not None and summary.init <= 0.05
-    assert summary.after_rl >= summary.init + 0.10
-    assert float(rows[0]["valid_action"]) > 0.9  # the warm start taught the <action> format
+    assert float(rows[0]["eval_valid_action"]) > 0.9  # the warm start taught the <action> format
+    assert summary.after_warm_start >= 0.35
+    assert summary.after_rl >= summary.init + 0.25

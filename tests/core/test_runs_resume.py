@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 
+import numpy as np
 import pytest
 
 from hiergym.agents.tiny import TinyModelSpec
@@ -62,6 +63,7 @@ def test_resumed_run_reproduces_the_uninterrupted_run_exactly(tmp_path):
         (lambda: train(TrainConfig(warm_start=WarmStartConfig(steps=3))), "warm_start.expert"),
         (lambda: TrainConfig(iterations=10, tasks_per_iteration=8, eval_seed_start=40), "eval_seed_start"),
         (lambda: TrainConfig(num_slots=0), "num_slots"),
+        (lambda: train(TrainConfig(warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", steps=1, batch_size=-1))), "warm_start.batch_size"),
     ],
 )
 def test_bad_config_fails_fast_naming_the_field(make, field):
@@ -95,3 +97,16 @@ def test_config_file_then_flags_on_top(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(bad)
     assert e.value.field == "bogus"
+
+
+def test_warm_start_minibatches_are_shuffled_epochs():
+    from hiergym.train import minibatch_indices
+
+    batches = list(minibatch_indices(10, 4, 5, seed=0))
+    assert [len(b) for b in batches] == [4] * 5
+    seen = np.concatenate(batches)
+    # 20 draws over 10 rows = two whole epochs: every row exactly twice
+    assert np.bincount(seen, minlength=10).tolist() == [2] * 10
+    assert all((np.diff(b) >= 0).all() for b in batches)  # sorted (a batch spanning two epochs may repeat a row)
+    assert [len(b) for b in minibatch_indices(3, 0, 2, seed=0)] == [3, 3]  # 0 = full batch
+    assert [b.tolist() for b in minibatch_indices(10, 4, 5, seed=0)] == [b.tolist() for b in batches]  # seeded
