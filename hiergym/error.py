@@ -21,6 +21,9 @@ class UnknownEnvError(HierGymError, KeyError):
         self.env_id = env_id
         self.suggestions = close
 
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:  # rebuilt in the parent of a worker process
+        return type(self), (self.env_id, self.suggestions)
+
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return str(self.args[0])
 
@@ -32,6 +35,10 @@ class ConfigError(HierGymError, ValueError):
         super().__init__(f"{field}={value!r} is not allowed: {allowed}")
         self.field = field
         self.value = value
+        self.allowed = allowed
+
+    def __reduce__(self) -> tuple[type, tuple[str, object, str]]:  # rebuilt in the parent of a worker process
+        return type(self), (self.field, self.value, self.allowed)
 
 
 class EnvSpecError(ConfigError):

@@ -24,6 +24,21 @@ def test_unknown_parallel_id_raises_unknown_env():
         hiergym.make_parallel("hiergym/NoSuchThing-v0")
 
 
+def test_errors_survive_pickling_across_processes():
+    """Worker processes (collector pool, benchmark pools) send errors back pickled; they must arrive whole."""
+    import pickle
+
+    from hiergym.error import EnvSpecError
+
+    for err in (ConfigError("lr", -1.0, "a positive learning rate"), EnvSpecError("num_boxes", 9, "fewer boxes")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err) and (back.field, back.value) == (err.field, err.value)
+    with pytest.raises(UnknownEnvError) as info:
+        hiergym.make("hiergym/Sokoban-v9")
+    back = pickle.loads(pickle.dumps(info.value))
+    assert str(back) == str(info.value) and back.suggestions == info.value.suggestions
+
+
 def test_every_single_agent_id_is_in_gymnasium_registry():
     for e in all_entries():
         if not e.multi_agent:
