@@ -13,7 +13,7 @@ from typing import Literal
 from hiergym.error import ConfigError
 
 LossAgg = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"]
-OldLogprobSource = Literal["recompute", "sampling"]
+OldLogprobSource = Literal["recompute", "sampling", "current"]
 AnchorFallback = Literal["observation", "none"]
 
 
@@ -104,7 +104,9 @@ class TrainerConfig:
     temperature: float = 1.0
     """Sampling temperature; logits are divided by it so log-probs match the sampler's."""
     old_logprobs: OldLogprobSource = "recompute"
-    """Old log-probs for the ratio: recomputed with the training forward (no grad) or the sampler's."""
+    """Old log-probs for the ratio: recomputed with the training forward (no grad), the sampler's, or
+    ``current``: the update's own forward, detached (ratio exactly 1, no extra forward pass; only
+    for one update per batch, e.g. the supervised warm start with advantage 1)."""
     seed: int = 0
     """Seed of the minibatch shuffling."""
 
@@ -128,6 +130,8 @@ class TrainerConfig:
         for name in ("ppo_epochs", "num_minibatches", "max_tokens_per_microbatch"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, getattr(self, name), "an integer >= 1")
+        if self.old_logprobs == "current" and self.ppo_epochs * self.num_minibatches != 1:
+            raise ConfigError("old_logprobs", self.old_logprobs, "'recompute' or 'sampling' when a batch gets more than one update (ppo_epochs * num_minibatches > 1)")
         if self.lr_warmup_steps < 0:
             raise ConfigError("lr_warmup_steps", self.lr_warmup_steps, "an integer >= 0")
         if not self.temperature > 0:

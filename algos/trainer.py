@@ -110,17 +110,20 @@ class Trainer:
         batch = batch.to(self.device)
         self._check_token_ids(batch)
         self.model.train()
-        recomputed = self.logprobs(batch)
         mask = batch.response_mask.float()
         n_tokens = mask.sum().clamp(min=1.0)
-        diff = (recomputed - batch.old_logprobs.float()).abs() * mask
         metrics = {
-            "logprob_mismatch_mean": float(diff.sum() / n_tokens),
-            "logprob_mismatch_max": float(diff.max()) if diff.numel() else 0.0,
             "advantage_mean": float((batch.advantages.float() * mask).sum() / n_tokens),
             "rows": float(len(batch)),
             "response_tokens": float(mask.sum()),
         }
+        if self.config.old_logprobs == "current":  # the update's own forward supplies them (ratio 1)
+            ref = self.logprobs(batch, self.ref_model) if self.ref_model is not None else None
+            return batch, ref, metrics
+        recomputed = self.logprobs(batch)
+        diff = (recomputed - batch.old_logprobs.float()).abs() * mask
+        metrics["logprob_mismatch_mean"] = float(diff.sum() / n_tokens)
+        metrics["logprob_mismatch_max"] = float(diff.max()) if diff.numel() else 0.0
         if self.config.old_logprobs == "recompute":
             batch = Batch(
                 batch.input_ids, batch.attention_mask, batch.response_mask, recomputed, batch.advantages, batch.role
@@ -158,9 +161,11 @@ class Trainer:
             idx = rows[micro_rows]
             micro = select_rows(batch, idx)
             width = micro.input_ids.shape[1]
+            logprobs = self._logprobs(self.model, micro)
+            old = logprobs.detach() if cfg.old_logprobs == "current" else micro.old_logprobs
             loss, m = policy_loss(
-                self._logprobs(self.model, micro),
-                micro.old_logprobs,
+                logprobs,
+                old,
                 micro.advantages,
                 micro.response_mask,
                 eps_low=cfg.eps_low,

@@ -106,6 +106,22 @@ def test_sampling_mismatch_is_reported_and_recompute_is_used():
     assert sampling["ratio_mean"] != pytest.approx(1.0, abs=1e-3)
 
 
+def test_current_old_logprobs_give_the_recompute_update_without_its_forward():
+    """One update per batch: taking the old log-probs from the update's own forward (detached) is the
+    same step as recomputing them first, one forward pass cheaper."""
+    batch = make_batch()
+    params = []
+    for source in ("recompute", "current"):
+        model = tiny_lm()
+        metrics = Trainer(model, TrainerConfig(lr=1e-2, old_logprobs=source)).step(batch)
+        assert metrics["ratio_mean"] == pytest.approx(1.0, abs=1e-6) and metrics["clipfrac"] == 0.0
+        params.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert "logprob_mismatch_mean" not in metrics  # nothing was recomputed to compare against
+    torch.testing.assert_close(params[1], params[0], atol=1e-6, rtol=1e-5)
+    with pytest.raises(ConfigError, match="old_logprobs"):
+        TrainerConfig(old_logprobs="current", num_minibatches=2)
+
+
 def test_epochs_and_minibatches_count_updates():
     trainer = Trainer(tiny_lm(), TrainerConfig(lr=1e-3, ppo_epochs=2, num_minibatches=3))
     metrics = trainer.step(make_batch())
