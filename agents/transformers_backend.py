@@ -78,6 +78,13 @@ class TransformersBackend:
             raise ConfigError("model_path", str(path), "a local directory holding config.json, weights and tokenizer files (save_pretrained)")
         return cls(AutoModelForCausalLM.from_pretrained(path, **model_kwargs), AutoTokenizer.from_pretrained(path), device=device)
 
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write model and tokenizer to ``path`` so ``from_pretrained(path)`` (or ``model.path``) loads them back."""
+        path = Path(path)
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        return path
+
     @property
     def pad_token_id(self) -> int:
         return int(self.tokenizer.pad_token_id)

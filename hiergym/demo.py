@@ -66,6 +66,9 @@ class DemoConfig:
     warm_start_episodes: int = 2000
     warm_start_batch_size: int = 64
     """Demonstration turns per warm-start step (0 = all)."""
+    warm_start_content_only_steps: int = 600
+    """First warm-start steps on the direction word alone (the <action> tags join the loss after;
+    capped at warm_start_steps)."""
     warm_start_lr: float = 2e-3
     eval_every: int = 10
     eval_episodes: int = 64
@@ -90,7 +93,7 @@ class DemoConfig:
             algo=AlgoConfig(name=self.algo, gigpo=GiGPOConfig(group_size=self.group_size), grpo=GRPOConfig(group_size=self.group_size)),
             trainer=TrainerConfig(lr=self.lr, num_minibatches=self.num_minibatches, seed=self.seed),
             sampling=SamplingParams(max_new_tokens=6, temperature=1.0),
-            warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", episodes=self.warm_start_episodes, steps=self.warm_start_steps, batch_size=self.warm_start_batch_size, lr=self.warm_start_lr),
+            warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", episodes=self.warm_start_episodes, steps=self.warm_start_steps, batch_size=self.warm_start_batch_size, content_only_steps=min(self.warm_start_content_only_steps, self.warm_start_steps), lr=self.warm_start_lr),
             out=self.out,
             iterations=self.iterations,
             tasks_per_iteration=self.tasks_per_iteration,

@@ -47,7 +47,7 @@ def test_resumed_run_reproduces_the_uninterrupted_run_exactly(tmp_path):
     assert resumed.eval_success == straight.eval_success and sorted(straight.eval_success) == [0, 2, 4]
     assert resumed.init_eval_success == straight.init_eval_success is not None
     run = tmp_path / "straight"
-    for name in ("config.json", "metrics.csv", "throughput.csv", "curve.png", "samples.jsonl", "model_init/config.json"):
+    for name in ("config.json", "metrics.csv", "throughput.csv", "curve.png", "samples.jsonl", "model_init/config.json", "model_warm_start/config.json"):
         assert (run / name).is_file(), name
     assert [p.name for p in sorted((run / "checkpoints").iterdir())] == ["step-000002.pt", "step-000004.pt"]
     samples = load_jsonl(run / "samples.jsonl")
@@ -63,6 +63,7 @@ def test_resumed_run_reproduces_the_uninterrupted_run_exactly(tmp_path):
         (lambda: train(TrainConfig(warm_start=WarmStartConfig(steps=3))), "warm_start.expert"),
         (lambda: TrainConfig(iterations=10, tasks_per_iteration=8, eval_seed_start=40), "eval_seed_start"),
         (lambda: TrainConfig(num_slots=0), "num_slots"),
+        (lambda: TrainConfig(iterations=-1), "iterations"),
         (lambda: train(TrainConfig(warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", steps=1, batch_size=-1))), "warm_start.batch_size"),
     ],
 )
@@ -110,3 +111,47 @@ def test_warm_start_minibatches_are_shuffled_epochs():
     assert all((np.diff(b) >= 0).all() for b in batches)  # sorted (a batch spanning two epochs may repeat a row)
     assert [len(b) for b in minibatch_indices(3, 0, 2, seed=0)] == [3, 3]  # 0 = full batch
     assert [b.tolist() for b in minibatch_indices(10, 4, 5, seed=0)] == [b.tolist() for b in batches]  # seeded
+
+
+def test_content_only_warm_start_masks_exactly_the_format_tags():
+    import torch
+
+    from hiergym.agents.tiny import build_tokenizer
+    from hiergym.train import without_format_tags
+    from hiergym.types import Batch
+
+    tok = build_tokenizer(["#P_\n up down"])
+    prompt = tok("#P_\n")["input_ids"]
+    response = tok("<action>up</action>", add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt + response])
+    resp = torch.tensor([[0] * len(prompt) + [1] * len(response)])
+    batch = Batch(ids, torch.ones_like(ids), resp, torch.full(ids.shape, -0.5) * resp, resp.float(), ["policy"])
+    content = without_format_tags(batch, tok)
+    assert content.response_mask[0].tolist() == [0] * len(prompt) + [0, 1, 0]
+    assert content.advantages[0].tolist() == [0.0] * len(prompt) + [0.0, 1.0, 0.0]
+    assert batch.response_mask.sum() == 3  # the input batch is left as it was
+
+
+def test_content_only_steps_must_fit_the_warm_start():
+    with pytest.raises(ConfigError) as e:
+        WarmStartConfig(expert="hiergym.demo:sokoban_expert", steps=5, content_only_steps=6).check()
+    assert e.value.field == "warm_start.content_only_steps"
+
+
+def test_warm_start_only_run_then_rl_from_its_saved_weights(tmp_path):
+    """iterations=0 warm-starts and evaluates; model_warm_start/ then seeds a run through model.path."""
+    import torch
+
+    from hiergym.agents.transformers_backend import TransformersBackend
+    from hiergym.train import WARM_START_MODEL_DIR
+
+    warm = train(tiny_config(tmp_path / "warm", 0))
+    assert sorted(warm.eval_success) == [0] and warm.init_eval_success is not None
+    saved = tmp_path / "warm" / WARM_START_MODEL_DIR
+    cfg = tiny_config(tmp_path / "rl", 2)
+    cfg = dataclasses.replace(cfg, model=ModelConfig(path=str(saved)), warm_start=WarmStartConfig(steps=0))
+    rl = train(cfg)
+    assert sorted(rl.eval_success) == [0, 2] and rl.init_eval_success is None  # no warm start: no init eval
+    init = TransformersBackend.from_pretrained(tmp_path / "warm" / "model_init").model.state_dict()
+    warmed = TransformersBackend.from_pretrained(saved).model.state_dict()
+    assert any(not torch.equal(init[k], warmed[k]) for k in init)  # the saved weights are the trained ones
