@@ -368,7 +368,6 @@ class TrainLoop:
 
     def __init__(self, config: TrainConfig):
         from hiergym.agents.llm_agent import LLMAgent
-        from hiergym.algos import Trainer
         from hiergym.collector import Collector
         from hiergym.runs import RunDir, seed_everything
 
@@ -381,7 +380,7 @@ class TrainLoop:
         self.device = self.backend.device
         self.agent = LLMAgent(self.backend, sampling=config.sampling)
         self.eval_sampling = replace(config.sampling, temperature=config.eval_temperature)
-        self.trainer = Trainer(self.backend.model, config.trainer, device=self.device)
+        self.trainer: Any = None  # built once the starting policy is known (after warm start or restore)
         self.collector = Collector(self.make_env, self.agent, num_slots=config.num_slots, num_workers=config.env.num_workers, max_turns=(config.env.max_episode_steps or 1000))
         self.start = 0
         self.result = TrainResult(self.run.path, {})
@@ -396,6 +395,7 @@ class TrainLoop:
         state = self.run.latest_checkpoint()
         if state is None:
             return False
+        self.trainer = self._build_trainer()
         self.trainer.load_state_dict(state["trainer"])
         restore_rng(state["rng"])
         self.start = int(state["step"])
@@ -408,6 +408,22 @@ class TrainLoop:
 
     def _checkpoint(self, step: int) -> None:
         self.run.save_checkpoint(step, {"trainer": self.trainer.state_dict(), "eval_success": self.result.eval_success, "init_eval_success": self.result.init_eval_success})
+
+    def _build_trainer(self) -> Any:
+        """The RL trainer; with ``trainer.kl_beta > 0`` its reference is a frozen copy of the policy RL starts from."""
+        from hiergym.algos import Trainer
+
+        ref = self._reference_model() if self.config.trainer.kl_beta > 0 else None
+        return Trainer(self.backend.model, self.config.trainer, ref_model=ref, device=self.device)
+
+    def _reference_model(self) -> Any:
+        """The starting policy read back from disk (the warm-started one if any), so a resumed run gets the same reference."""
+        from transformers import AutoModelForCausalLM
+
+        warm = self.run.path / WARM_START_MODEL_DIR
+        if (warm / "config.json").is_file():
+            return AutoModelForCausalLM.from_pretrained(warm)
+        return AutoModelForCausalLM.from_pretrained(self.config.model.path or self.run.path / "model_init")
 
     def _warm_start(self) -> None:
         cfg = self.config
@@ -439,6 +455,7 @@ class TrainLoop:
         cfg = self.config
         if not (cfg.resume and self._restore()):
             self._warm_start()
+            self.trainer = self._build_trainer()
         bar = _progress(cfg.iterations, self.start, enabled=cfg.progress)
         try:
             for it in range(self.start, cfg.iterations):

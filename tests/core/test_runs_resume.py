@@ -155,3 +155,18 @@ def test_warm_start_only_run_then_rl_from_its_saved_weights(tmp_path):
     init = TransformersBackend.from_pretrained(tmp_path / "warm" / "model_init").model.state_dict()
     warmed = TransformersBackend.from_pretrained(saved).model.state_dict()
     assert any(not torch.equal(init[k], warmed[k]) for k in init)  # the saved weights are the trained ones
+
+
+def test_kl_to_the_starting_policy_runs_and_resumes_exactly(tmp_path):
+    """trainer.kl_beta > 0: the reference is the warm-started policy, read back from the run dir on resume."""
+    from hiergym.algos.configs import TrainerConfig
+
+    kl = {"trainer": TrainerConfig(kl_beta=0.1, lr=1e-2)}
+    train(tiny_config(tmp_path / "straight", 4, **kl))
+    train(tiny_config(tmp_path / "split", 2, **kl))
+    train(tiny_config(tmp_path / "split", 4, resume=True, **kl))
+    straight, split = rows(tmp_path / "straight" / "metrics.csv"), rows(tmp_path / "split" / "metrics.csv")
+    assert split == straight
+    header = straight[0]
+    kl_values = [float(r[header.index("train/kl")]) for r in straight[1:] if r[header.index("train/kl")]]
+    assert kl_values[0] == pytest.approx(0.0, abs=1e-7) and max(kl_values) > 0  # starts at the reference, then moves
