@@ -74,8 +74,10 @@ class DemoConfig:
     eval_episodes: int = 64
     eval_temperature: float = 1.0
     """Held-out success of the sampled policy (the one RL trains); 0 = greedy."""
-    lr: float = 3e-4
-    """RL learning rate (AdamW) of the tiny model."""
+    lr: float = 5e-4
+    """RL learning rate (AdamW) of the tiny model. Measured from the same warm starts (2 seeds, 30
+    iterations): 3e-4 barely moves the policy (approx KL ~1e-4 a step), 1e-3 and 2e-3 overshoot
+    (KL 0.1-0.2, the answer format breaks and held-out success falls), 5e-4 keeps or adds."""
     num_minibatches: int = 4
     """Optimiser updates per iteration (the batch is split; the PPO clip keeps later ones near)."""
     num_slots: int = 64
