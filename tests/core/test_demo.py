@@ -43,16 +43,16 @@ def test_demo_smoke_run_writes_summary_and_curve(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_learns_to_play_on_a_short_schedule(tmp_path):
-    """The demo's warm start (800 supervised steps on solver moves) + 2 GiGPO iterations, seed 0 (~8 CPU-minutes).
+    """The demo's warm start (800 supervised steps on solver moves, the first 600 on the direction
+    word alone) + 2 GiGPO iterations, seed 0 (~5 CPU-minutes).
 
-    Measured (seed 0, 64 held-out episodes, sampled policy): 0% at random init, 47% after the warm
+    Measured (seed 0, 64 held-out episodes, sampled policy): 0% at random init, 80% after the warm
     start. A uniformly random valid mover solves 21.5% of the same held-out levels within 12 steps,
-    so 35% needs the model to read the grid. Other seeds of the same schedule plateau longer (see
-    README, "hiergym demo").
+    so 50% needs the model to read the grid; +30 points is the demo's goal.
     """
     summary = run_demo(DemoConfig(iterations=2, eval_every=2, eval_episodes=64, out=tmp_path / "demo", progress=False))
     rows = list(csv.DictReader((tmp_path / "demo" / "metrics.csv").open()))
     assert summary.init is not None and summary.init <= 0.05
     assert float(rows[0]["eval_valid_action"]) > 0.9  # the warm start taught the <action> format
-    assert summary.after_warm_start >= 0.35
-    assert summary.after_rl >= summary.init + 0.25
+    assert summary.after_warm_start >= 0.5
+    assert summary.after_rl >= summary.init + 0.3
