@@ -5,8 +5,9 @@ What it does, end to end, with no arguments and no downloads:
 1. builds a tiny random-init Llama (2 layers, hidden 128) and a word-level tokenizer over the
    words of ``hiergym/Sokoban-6x6-1box-v0`` (saved and reloaded with ``from_pretrained``);
 2. measures held-out success of the random model (it cannot even write ``<action>...</action>``);
-3. warm start: a few supervised steps on the optimal solver's actions (expert demonstrations),
-   deliberately short so that the policy knows the answer format and a little play;
+3. warm start: supervised steps on the optimal solver's actions (expert demonstrations), first on
+   the direction word alone, then on the whole answer; this is where the model learns to read
+   the grid (0% -> 67-81% held-out over 3 seeds, README);
 4. GiGPO reinforcement learning on training seeds, evaluating on held-out seeds
    (a disjoint range) along the way;
 5. prints a summary (success at init, after the warm start, after RL) and writes the learning
@@ -49,7 +50,7 @@ def sokoban_expert(env: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Knobs of the demo; the defaults are the full demo (about 10 minutes on 2 idle CPU cores)."""
+    """Knobs of the demo; the defaults are the full demo (a few CPU-minutes; see README for measured times)."""
 
     iterations: int = 30
     """RL iterations."""
