@@ -150,9 +150,9 @@ class RunDir:
     def save_samples(self, trajectories: Iterable[Trajectory]) -> None:
         save_jsonl(trajectories, self.path / "samples.jsonl", append=True)
 
-    def plot(self, keys: Sequence[str] = CURVE_KEYS) -> Path:
+    def plot(self, keys: Sequence[str] = CURVE_KEYS, baselines: Mapping[str, Mapping[str, float]] | None = None) -> Path:
         """Write ``curve.png`` (matplotlib Agg) from the metrics rows; returns its path."""
-        return plot_curve(self.metrics.rows, self.path / "curve.png", keys)
+        return plot_curve(self.metrics.rows, self.path / "curve.png", keys, baselines)
 
     # -- checkpoints ----------------------------------------------------------------------
 
@@ -188,8 +188,31 @@ def _as_dict(config: Any) -> Any:
     return asdict(config) if is_dataclass(config) else config
 
 
-def plot_curve(rows: Sequence[Mapping[str, Any]], out: Path, keys: Sequence[str] = CURVE_KEYS) -> Path:
-    """One panel per metric in ``keys`` that the rows have, x = iteration."""
+def plot_curve(
+    rows: Sequence[Mapping[str, Any]],
+    out: Path,
+    keys: Sequence[str] = CURVE_KEYS,
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
+) -> Path:
+    """Write the learning-curve PNG of ``curve_figure`` to ``out``; returns ``out``."""
+    import matplotlib.pyplot as plt
+
+    fig = curve_figure(rows, keys, baselines)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def curve_figure(
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str] = CURVE_KEYS,
+    baselines: Mapping[str, Mapping[str, float]] | None = None,
+) -> Any:
+    """A matplotlib figure with one panel per metric in ``keys`` that the rows have, x = iteration.
+
+    ``baselines[key]`` maps labels to values drawn as dashed lines in that panel (e.g. success
+    before training); success-rate panels span 0..1 so small wiggles do not look like trends.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,10 +223,13 @@ def plot_curve(rows: Sequence[Mapping[str, Any]], out: Path, keys: Sequence[str]
     for ax, key in zip(axes[0], present):
         pts = [(r[STEP_KEY], r[key]) for r in rows if key in r]
         ax.plot(*zip(*pts), marker="o" if len(pts) < 30 else None)
+        for i, (label, value) in enumerate((baselines or {}).get(key, {}).items()):
+            ax.axhline(value, linestyle="--", color=f"C{i + 1}", label=f"{label}: {value:.2f}")
+            ax.legend(loc="best", fontsize="small")
+        if key.endswith("success"):
+            ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel(STEP_KEY)
         ax.set_title(key)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return fig

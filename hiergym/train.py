@@ -468,7 +468,8 @@ class TrainLoop:
             self.result.eval_success[cfg.iterations] = final["eval_success"]
             self.run.metrics.truncate(cfg.iterations)
             self.run.log(cfg.iterations, final)
-            self.run.plot()
+            init = self.result.init_eval_success
+            self.run.plot(baselines={"eval_success": {"before warm start": init}} if init is not None else None)
         finally:
             bar.close()
             self.collector.close()

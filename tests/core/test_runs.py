@@ -54,5 +54,21 @@ def test_log_writes_csv_tensorboard_and_plot(tmp_path):
     assert (tmp_path / "run" / "throughput.csv").read_text().splitlines()[0] == "iteration,env_steps_per_s"
 
 
+def test_curve_marks_baselines_and_spans_success_rates():
+    import matplotlib.pyplot as plt
+
+    from hiergym.runs import curve_figure
+
+    rows = [{"iteration": 0, "eval_success": 0.75, "return": 3.0}, {"iteration": 10, "eval_success": 0.8, "return": 4.0}]
+    fig = curve_figure(rows, ("eval_success", "return"), {"eval_success": {"before warm start": 0.0}})
+    success, ret = fig.axes
+    assert success.get_ylim() == (-0.02, 1.02) and ret.get_ylim() != (-0.02, 1.02)
+    dashed = [line for line in success.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [0.0, 0.0]
+    assert [t.get_text() for t in success.get_legend().get_texts()] == ["before warm start: 0.00"]
+    assert not [line for line in ret.get_lines() if line.get_linestyle() == "--"]
+    plt.close(fig)
+
+
 def test_capture_rng_has_all_generators():
     assert {"python", "numpy", "torch"} <= set(capture_rng())
