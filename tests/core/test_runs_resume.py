@@ -92,7 +92,7 @@ def test_config_file_then_flags_on_top(tmp_path):
     from_file = load_config(example)
     assert from_file.algo.name == "grpo" and from_file.algo.grpo.group_size == 8 and from_file.iterations == 60
     merged = merge_config_file(TrainConfig(iterations=3, warm_start=WarmStartConfig(steps=0)), example)
-    assert merged.iterations == 3 and merged.algo.name == "grpo" and merged.warm_start.steps == 60  # a default flag keeps the file's value
+    assert merged.iterations == 3 and merged.algo.name == "grpo" and merged.warm_start.steps == 800  # a default flag keeps the file's value
     bad = tmp_path / "bad.toml"
     bad.write_text("iterations = 2\nbogus = 1\n")
     with pytest.raises(ConfigError) as e:
