@@ -117,17 +117,15 @@ class Trainer:
             "rows": float(len(batch)),
             "response_tokens": float(mask.sum()),
         }
-        if self.config.old_logprobs == "current":  # the update's own forward supplies them (ratio 1)
-            ref = self.logprobs(batch, self.ref_model) if self.ref_model is not None else None
-            return batch, ref, metrics
-        recomputed = self.logprobs(batch)
-        diff = (recomputed - batch.old_logprobs.float()).abs() * mask
-        metrics["logprob_mismatch_mean"] = float(diff.sum() / n_tokens)
-        metrics["logprob_mismatch_max"] = float(diff.max()) if diff.numel() else 0.0
-        if self.config.old_logprobs == "recompute":
-            batch = Batch(
-                batch.input_ids, batch.attention_mask, batch.response_mask, recomputed, batch.advantages, batch.role
-            )
+        if self.config.old_logprobs != "current":  # "current": the update's own forward supplies them (ratio 1)
+            recomputed = self.logprobs(batch)
+            diff = (recomputed - batch.old_logprobs.float()).abs() * mask
+            metrics["logprob_mismatch_mean"] = float(diff.sum() / n_tokens)
+            metrics["logprob_mismatch_max"] = float(diff.max()) if diff.numel() else 0.0
+            if self.config.old_logprobs == "recompute":
+                batch = Batch(
+                    batch.input_ids, batch.attention_mask, batch.response_mask, recomputed, batch.advantages, batch.role
+                )
         ref = self.logprobs(batch, self.ref_model) if self.ref_model is not None else None
         return batch, ref, metrics
 
