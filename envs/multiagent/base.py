@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -217,6 +218,15 @@ class GridTaskEnv(ParallelEnv):
         ]
         self._move_targets_walls = key
 
+    @contextmanager
+    def _positions_fixed(self) -> Iterator[None]:
+        """While reset/step build their outputs the agents stand still: ``_agent_cells`` is computed once."""
+        self._cells = list(map(tuple, self.positions.tolist()))
+        try:
+            yield
+        finally:
+            self._cells = None
+
     def _agent_cells(self) -> list[Cell]:
         """Every agent's ``(row, col)``, by index (the step's cached cells while it builds its outputs)."""
         if self._cells is not None:
@@ -228,7 +238,7 @@ class GridTaskEnv(ParallelEnv):
         return self.action_masks()[self._index[agent]]
 
     def legal_actions(self, agent: str) -> list[str]:
-        return _names(self.ACTIONS, self._masks[self._index[agent]])
+        return _names(self.ACTIONS, self._masks[self._index[agent]].tolist())
 
     def status_text(self, agent: str) -> str:
         """One line about the agent's own task state (level, held key, ...) for text observations."""
@@ -246,12 +256,9 @@ class GridTaskEnv(ParallelEnv):
         self._subgoals = {a: self._make_subgoals(a) for a in self.agents}
         self._achieved = {a: [] for a in self.agents}
         self._last_flags = {a: _FLAGS[True, True, False] for a in self.agents}
-        self._cells = list(map(tuple, self.positions.tolist()))
-        try:
+        with self._positions_fixed():
             self._update_achieved()
             out = self._observations(), self._infos()
-        finally:
-            self._cells = None
         if self.render_mode == "human":
             self.render()
         return out
@@ -274,15 +281,12 @@ class GridTaskEnv(ParallelEnv):
         self._last_flags = {
             a: _FLAGS[format_ok[i], admissible[i], bool(effective[i])] for a, i in self._index.items()
         }
-        self._cells = list(map(tuple, self.positions.tolist()))  # fixed until the step returns
-        try:
+        with self._positions_fixed():
             self._update_achieved()
             self._masks = self.action_masks()
             won = self._won()
             truncated = not won and self.cycle >= self.max_cycles
             obs, infos = self._observations(), self._infos()
-        finally:
-            self._cells = None
         rewards = dict.fromkeys(self.agents, float(reward))
         terminations = dict.fromkeys(self.agents, won)
         truncations = dict.fromkeys(self.agents, truncated)
@@ -391,7 +395,7 @@ class GridTaskEnv(ParallelEnv):
     # ----- helpers -------------------------------------------------------------------------
     def _move(self, chosen: list[int]) -> list[bool]:
         """Move agents whose chosen action is a move; agents contesting one cell all stay."""
-        cells = list(map(tuple, self.positions.tolist()))
+        cells = self._agent_cells()
         table = self._neighbour_table  # == shifted(cell, a), looked up
         targets = [table[r][c][a - 1] if 0 < a < 5 else (r, c) for (r, c), a in zip(cells, chosen)]
         moved = resolve_moves(cells, targets)
@@ -448,13 +452,8 @@ class GridTaskEnv(ParallelEnv):
     def _gathered_observations(self) -> dict[str, np.ndarray]:
         """The vector observations of envs too big for ``_ObsTable``: one gather over all agents."""
         h, w, radius = *self.shape, self.view_radius
-        side, padded_w = 2 * radius + 1, w + 2 * radius
-        k = np.arange(side)
-        window = (
-            np.arange(len(self.CHANNELS))[:, None, None] * ((h + 2 * radius) * padded_w)
-            + k[None, :, None] * padded_w
-            + k[None, None, :]
-        ).ravel()
+        padded_w = w + 2 * radius
+        window = _window_index(len(self.CHANNELS), radius, h + 2 * radius, padded_w)
         positions, n, n_view = self.positions, self.n_agents, window.size
         obs = np.empty((n, self.obs_dim), dtype=np.float32)
         corner = positions[:, 0] * padded_w + positions[:, 1]  # window start of each agent in the flat planes
@@ -486,7 +485,7 @@ class GridTaskEnv(ParallelEnv):
             i = self._index[agent]
             out[agent] = {
                 _MASK: masks[i],
-                _ADMISSIBLE: [name for name, ok in zip(actions, rows[i]) if ok],
+                _ADMISSIBLE: _names(actions, rows[i]),
                 _ANCHOR: anchor,
                 _SUBGOALS: self._subgoals[agent],
                 _ACHIEVED: list(self._achieved[agent]),
@@ -509,7 +508,7 @@ class _ObsTable:
 
     def __init__(self, n_channels: int, shape: tuple[int, int], radius: int, n_agents: int, n_features: int):
         h, w = shape
-        side, padded_h, padded_w = 2 * radius + 1, h + 2 * radius, w + 2 * radius
+        padded_h, padded_w = h + 2 * radius, w + 2 * radius
         n_planes = n_channels * padded_h * padded_w
         row0, col0 = n_planes, n_planes + h
         zero = col0 + w
@@ -520,8 +519,7 @@ class _ObsTable:
         self.buffer[one] = 1.0
         self.planes = self.buffer[:n_planes].reshape(n_channels, padded_h, padded_w)
         self.features = self.buffer[feature0:]
-        k = np.arange(side)
-        window = (np.arange(n_channels)[:, None, None] * (padded_h * padded_w) + k[:, None] * padded_w + k).ravel()
+        window = _window_index(n_channels, radius, padded_h, padded_w)
         n_view = window.size
         r, c = np.arange(h)[:, None], np.arange(w)
         table = np.empty((n_agents, h, w, n_view + 2 + n_agents + n_features), dtype=np.intp)
@@ -534,12 +532,20 @@ class _ObsTable:
         self.rows = [[list(cells) for cells in agent] for agent in table]
 
 
+def _window_index(n_channels: int, radius: int, padded_h: int, padded_w: int) -> np.ndarray:
+    """Flat indices, in ``[C, H + 2r, W + 2r]`` padded planes, of the view window whose corner is cell (0, 0)
+    (add ``row * padded_w + col`` for the window of an agent on ``(row, col)``)."""
+    k = np.arange(2 * radius + 1)
+    return (np.arange(n_channels)[:, None, None] * (padded_h * padded_w) + k[:, None] * padded_w + k).ravel()
+
+
 def _never(cell: Cell) -> bool:
     return False
 
 
-def _names(actions: tuple[str, ...], mask: np.ndarray) -> list[str]:
-    return [name for name, ok in zip(actions, mask.tolist()) if ok]
+def _names(actions: tuple[str, ...], mask: list[int]) -> list[str]:
+    """The action names whose mask entry (a Python 0/1) is set."""
+    return [name for name, ok in zip(actions, mask) if ok]
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None) -> None:
