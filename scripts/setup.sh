@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything a fresh machine needs, idempotent. Used by scripts/test.sh and scripts/demo.sh.
+# Everything a fresh machine needs, idempotent. Used by the README's test command (.ci/run) and scripts/demo.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
