@@ -64,11 +64,17 @@ class LLMAgent:
     def prompt(self, observation: str) -> str:
         return self.template.format(observation=observation)
 
-    def act(self, observations: Sequence[str], *, sampling: SamplingParams | None = None) -> list[AgentAction]:
-        """One ``AgentAction`` per observation, from a single batched ``backend.generate`` call."""
+    def act(self, observations: Sequence[str], *, sampling: SamplingParams | None = None, seeds: Sequence[int] | None = None) -> list[AgentAction]:
+        """One ``AgentAction`` per observation, from a single batched ``backend.generate`` call.
+
+        ``seeds``: one per observation; row i is sampled from its own stream seeded with ``seeds[i]``
+        (the collector derives them per episode and turn), so a row's sample does not depend on the
+        other rows of the batch.
+        """
         if not observations:
             return []
-        gens = self.backend.generate([self.prompt(o) for o in observations], sampling or self.sampling, role=self.role)
+        kwargs = {} if seeds is None else {"seeds": seeds}
+        gens = self.backend.generate([self.prompt(o) for o in observations], sampling or self.sampling, role=self.role, **kwargs)
         out = []
         for g in gens:
             parsed = self.parser(g.text)

@@ -50,6 +50,17 @@ def group_id_of(env_id: str, seed: int) -> str:
     return f"{env_id}#{seed}"
 
 
+def sampling_seed(stream: int, task_seed: int, copy: int, turn: int) -> int:
+    """Seed of one agent call of one episode: a pure function of (run stream, task seed, copy, turn).
+
+    Drawing every sample from its own stream makes a run independent of the order in which slots
+    are served: the same numbers whatever the load, the number of env workers, or a worker restart
+    that re-runs an episode (DESIGN.md 7).
+    """
+    key = f"{stream}/{task_seed}/{copy}/{turn}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+
+
 def anchor_from(obs: Any, info: dict[str, Any]) -> str:
     """The state key of an observation: ``info["anchor"]`` (AnchorHash) or a blake2b digest of the observation."""
     anchor = info.get(InfoKeys.ANCHOR)
@@ -302,12 +313,19 @@ class Collector:
 
     # -- public ---------------------------------------------------------------------------
 
-    def collect(self, tasks: Sequence[tuple[str, int]], group_size: int, *, sampling: Any = None) -> tuple[list[Trajectory], CollectStats]:
-        """Run every task ``group_size`` times; return the trajectories grouped and in task order."""
+    def collect(
+        self, tasks: Sequence[tuple[str, int]], group_size: int, *, sampling: Any = None, stream: int | None = None
+    ) -> tuple[list[Trajectory], CollectStats]:
+        """Run every task ``group_size`` times; return the trajectories grouped and in task order.
+
+        ``stream``: when given, every agent call gets ``seeds=[sampling_seed(stream, task seed, copy,
+        turn), ...]`` so each episode samples from its own random stream (reproducible whatever the
+        slot order); a training loop passes e.g. ``run seed * 1_000_003 + iteration``.
+        """
         if group_size < 1:
             raise ConfigError("group_size", group_size, "an integer >= 1")
         queue = deque(Task(env_id, int(seed), group_id_of(env_id, seed), i, c) for i, (env_id, seed) in enumerate(tasks) for c in range(group_size))
-        run = _Run(self, queue, group_size, sampling)
+        run = _Run(self, queue, group_size, sampling, stream)
         return run.loop()
 
     def close(self) -> None:
@@ -344,8 +362,9 @@ class Collector:
 class _Run:
     """State of one ``collect`` call: slots, queue, finished groups, stats."""
 
-    def __init__(self, collector: Collector, queue: deque[Task], group_size: int, sampling: Any):
+    def __init__(self, collector: Collector, queue: deque[Task], group_size: int, sampling: Any, stream: int | None = None):
         self.c = collector
+        self.stream = stream
         self.queue = queue
         self.group_size = group_size
         self.sampling = sampling
@@ -360,7 +379,9 @@ class _Run:
         while any(self.slots):
             active = [i for i, s in enumerate(self.slots) if s is not None]
             t = time.perf_counter()
-            kwargs = {} if self.sampling is None else {"sampling": self.sampling}
+            kwargs: dict[str, Any] = {} if self.sampling is None else {"sampling": self.sampling}
+            if self.stream is not None:
+                kwargs["seeds"] = [self._seed(self.slots[i]) for i in active]
             actions = self.c.agent.act([self.slots[i].obs for i in active], **kwargs)
             self.stats.model_s += time.perf_counter() - t
             t = time.perf_counter()
@@ -372,6 +393,9 @@ class _Run:
         self.stats.wall_s = time.perf_counter() - t0
         groups = [self.done[k] for k in sorted(self.done)]
         return [t for g in groups for t in sorted(g, key=lambda tr: tr.meta["copy"])], self.stats
+
+    def _seed(self, slot: _Slot) -> int:
+        return sampling_seed(self.stream, slot.task.seed, slot.task.copy, len(slot.trajectory.turns))
 
     # -- slot life cycle ------------------------------------------------------------------
 
