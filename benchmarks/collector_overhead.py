@@ -18,7 +18,7 @@ import torch
 from hiergym.agents import LLMAgent, SamplingParams, TransformersBackend, save_tiny_lm
 from hiergym.agents.llm_agent import AgentAction
 from hiergym.collector import Collector
-from hiergym.train import TextEnvMaker, env_corpus
+from hiergym.training import TextEnvMaker, env_corpus
 from hiergym.types import Generation
 
 ENV_ID = "hiergym/Sokoban-6x6-1box-v0"

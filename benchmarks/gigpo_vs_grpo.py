@@ -25,7 +25,7 @@ import numpy as np
 from scipy.stats import trim_mean
 
 from hiergym.demo import DemoConfig
-from hiergym.train import WARM_START_MODEL_DIR, train
+from hiergym.training import WARM_START_MODEL_DIR, train
 
 ALGOS = ("gigpo", "grpo")
 BOOTSTRAP_SAMPLES = 2000

@@ -1,6 +1,6 @@
 """GiGPO on Sokoban 6x6 with a tiny LM, written out top to bottom (CPU, about 8 minutes).
 
-The same steps ``hiergym.train`` runs, spelled out: env stack -> backend -> agent ->
+The same steps ``hiergym.training`` runs, spelled out: env stack -> backend -> agent ->
 collector -> warm start on the solver's moves -> [collect G copies per task -> GiGPO advantages
 -> token batch -> one clipped policy-gradient step] x N, with held-out evaluation.
 
@@ -21,7 +21,7 @@ from hiergym.agents import LLMAgent, SamplingParams, TransformersBackend, save_t
 from hiergym.algos import GiGPOConfig, Trainer, TrainerConfig, build_batch, compute_advantages
 from hiergym.collector import Collector
 from hiergym.demo import DEMO_MODEL, DEMO_PROMPT
-from hiergym.train import TextEnvMaker, TrainConfig, WarmStartConfig, env_corpus, rollout_metrics, warm_start
+from hiergym.training import TextEnvMaker, TrainConfig, WarmStartConfig, env_corpus, rollout_metrics, warm_start
 
 ENV_ID = "hiergym/Sokoban-6x6-1box-v0"
 ITERATIONS, TASKS_PER_ITERATION, EVAL_SEEDS = 40, 8, range(1_000_000, 1_000_064)

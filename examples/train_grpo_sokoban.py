@@ -10,7 +10,7 @@ The config file holds every knob; flags of `hiergym train llm` override it:
 import logging
 from pathlib import Path
 
-from hiergym.train import load_config, train
+from hiergym.training import load_config, train
 
 logging.basicConfig(level=logging.INFO)
 config = load_config(Path(__file__).parent / "configs" / "grpo_sokoban.toml")

@@ -5,10 +5,14 @@ Only this layer prints (rich); library code logs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import tyro
+
+from hiergym.training.configs import TrainConfig  # light: dataclasses only, no torch
 
 
 def list_envs() -> None:
@@ -34,11 +38,22 @@ def play(env_id: str, /, seed: int = 0, max_turns: int = 500) -> None:
     play_text_env(env_id, seed=seed, max_turns=max_turns)
 
 
+def train_command(config: Annotated[TrainConfig, tyro.conf.arg(name="")] = TrainConfig(), config_file: Path | None = None) -> None:  # noqa: B008
+    """Train an LLM agent with GiGPO or GRPO (flags, or --config-file run.toml|yaml with flags on top)."""
+    from rich.console import Console
+
+    from hiergym.training import merge_config_file, train
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    result = train(merge_config_file(config, config_file))
+    curve = ", ".join(f"{it}: {s:.0%}" for it, s in sorted(result.eval_success.items()))
+    Console().print(f"[bold]held-out success by iteration[/bold] {curve}\nrun dir: {result.run_dir}")
+
+
 TRAIN_COMMANDS: dict[str, Callable[..., Any]] = {}
 """``hiergym train <kind>``: ``llm`` (token algorithms) and ``marl`` (value-based multi-agent)."""
 
 from hiergym.demo import demo_command  # noqa: E402  (light: no torch at import)
-from hiergym.train import train_command  # noqa: E402
 
 TRAIN_COMMANDS["llm"] = train_command
 

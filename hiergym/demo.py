@@ -26,7 +26,7 @@ import tyro
 from hiergym.agents.backend import SamplingParams
 from hiergym.agents.tiny import TinyModelSpec
 from hiergym.algos.configs import GiGPOConfig, GRPOConfig, TrainerConfig
-from hiergym.train import AlgoConfig, EnvConfig, ModelConfig, TrainConfig, TrainResult, WarmStartConfig, train
+from hiergym.training import AlgoConfig, EnvConfig, ModelConfig, TrainConfig, TrainResult, WarmStartConfig, train
 
 logger = logging.getLogger(__name__)
 

@@ -121,7 +121,7 @@ class MalformedAgent:
 
 def test_malformed_model_output_is_an_invalid_action_with_penalty_not_a_crash():
     from hiergym.envs.common import INVALID_ACTION_PENALTY
-    from hiergym.train import TextEnvMaker
+    from hiergym.training import TextEnvMaker
 
     with Collector(TextEnvMaker(max_episode_steps=5), MalformedAgent(), num_slots=1) as c:
         (traj,), _ = c.collect([("hiergym/Sokoban-6x6-1box-v0", 0)], group_size=1)

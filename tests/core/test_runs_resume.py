@@ -9,7 +9,7 @@ import pytest
 from hiergym.agents.tiny import TinyModelSpec
 from hiergym.algos.configs import GiGPOConfig, GRPOConfig
 from hiergym.error import ConfigError
-from hiergym.train import AlgoConfig, EnvConfig, ModelConfig, TrainConfig, WarmStartConfig, train
+from hiergym.training import AlgoConfig, EnvConfig, ModelConfig, TrainConfig, WarmStartConfig, train
 from hiergym.types import load_jsonl
 
 MICRO = TinyModelSpec(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)
@@ -86,7 +86,7 @@ def test_configs_are_plain_dataclasses():
 def test_config_file_then_flags_on_top(tmp_path):
     from pathlib import Path
 
-    from hiergym.train import load_config, merge_config_file
+    from hiergym.training import load_config, merge_config_file
 
     example = Path(__file__).parents[2] / "examples" / "configs" / "grpo_sokoban.toml"
     from_file = load_config(example)
@@ -101,7 +101,7 @@ def test_config_file_then_flags_on_top(tmp_path):
 
 
 def test_warm_start_minibatches_are_shuffled_epochs():
-    from hiergym.train import minibatch_indices
+    from hiergym.training import minibatch_indices
 
     batches = list(minibatch_indices(10, 4, 5, seed=0))
     assert [len(b) for b in batches] == [4] * 5
@@ -117,7 +117,7 @@ def test_content_only_warm_start_masks_exactly_the_format_tags():
     import torch
 
     from hiergym.agents.tiny import build_tokenizer
-    from hiergym.train import without_format_tags
+    from hiergym.training import without_format_tags
     from hiergym.types import Batch
 
     tok = build_tokenizer(["#P_\n up down"])
@@ -143,7 +143,7 @@ def test_warm_start_only_run_then_rl_from_its_saved_weights(tmp_path):
     import torch
 
     from hiergym.agents.transformers_backend import TransformersBackend
-    from hiergym.train import WARM_START_MODEL_DIR
+    from hiergym.training import WARM_START_MODEL_DIR
 
     warm = train(tiny_config(tmp_path / "warm", 0))
     assert sorted(warm.eval_success) == [0] and warm.init_eval_success is not None

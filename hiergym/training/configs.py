@@ -1,0 +1,186 @@
+"""The config dataclasses of one LLM training run (``TrainConfig`` and its parts).
+
+Every field is checked when the dataclass is built (``__post_init__``); checks that need the
+machine (is CUDA there?) or several parts at once run in ``TrainConfig.validate()``, which
+``train()`` calls before anything is written to disk.
+
+Seeds: iteration ``i`` trains on tasks ``train_seed_start + i * tasks_per_iteration + j``; held-out
+evaluation uses ``eval_episodes`` seeds from ``eval_seed_start`` (a disjoint range, checked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from hiergym.agents.backend import SamplingParams
+from hiergym.agents.tiny import TinyModelSpec
+from hiergym.algos.configs import GiGPOConfig, GRPOConfig, TrainerConfig
+from hiergym.error import ConfigError
+
+EVAL_SEED_START = 1_000_000
+"""Held-out seeds start here; training seeds must stay below."""
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Which env and how it is wrapped for an LLM (AnchorHash -> TextActions -> History)."""
+
+    env_id: str = "hiergym/Sokoban-6x6-1box-v0"
+    """A registered single-agent text env id (`hiergym list`)."""
+    max_episode_steps: int | None = 20
+    """Time limit (Gymnasium TimeLimit); None keeps the env's own."""
+    history_k: int = 0
+    """Past turns shown in the prompt (0: the current observation only)."""
+    template: str | None = None
+    """A PromptTemplate .toml/.json file; None = the History default."""
+    num_workers: int = 0
+    """Env worker processes (0 = envs in the trainer process)."""
+
+    def __post_init__(self) -> None:
+        from hiergym.registration import all_entries
+
+        known = [e.id for e in all_entries() if not e.multi_agent]
+        if self.env_id not in known:
+            import difflib
+
+            close = difflib.get_close_matches(self.env_id, known, n=3, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError("env.env_id", self.env_id, f"{hint}a registered single-agent id (run `hiergym list`)")
+        if self.history_k < 0:
+            raise ConfigError("env.history_k", self.history_k, "an integer >= 0")
+        if self.template is not None and not Path(self.template).is_file():
+            raise ConfigError("env.template", self.template, "an existing PromptTemplate .toml/.json file")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The policy model: a local checkpoint dir, or a tiny random-init model built for the env."""
+
+    path: str | None = None
+    """A local directory written by save_pretrained; None builds a tiny model over the env's words."""
+    tiny: TinyModelSpec = field(default_factory=TinyModelSpec)
+    """Shape of the tiny model (used when path is None)."""
+    init_seed: int = 0
+    """Seed of the tiny model's random weights."""
+    device: str = "auto"
+    """cuda when available, else cpu (`auto`), or an explicit device."""
+    threads: int | None = 1
+    """torch CPU threads; 1 is robust on a shared machine (oversubscribed OpenMP threads spin, measured 15x
+    slower under load); None keeps torch's default."""
+
+    def __post_init__(self) -> None:
+        if self.path is not None and not (Path(self.path) / "config.json").is_file():
+            raise ConfigError("model.path", self.path, "a local model directory with config.json (save_pretrained), or unset for a tiny model")
+
+
+@dataclass(frozen=True)
+class AlgoConfig:
+    """Which advantage estimator; each has its own config (group size lives there)."""
+
+    name: Literal["gigpo", "grpo"] = "gigpo"
+    """GiGPO (episode + anchor-state step groups) or GRPO (episode groups only)."""
+    gigpo: GiGPOConfig = field(default_factory=GiGPOConfig)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+
+    @property
+    def selected(self) -> GiGPOConfig | GRPOConfig:
+        return self.gigpo if self.name == "gigpo" else self.grpo
+
+
+@dataclass(frozen=True)
+class WarmStartConfig:
+    """Supervised warm start on expert demonstrations before RL (0 steps = off).
+
+    The loss is the token-mean NLL of the expert's answers, computed by the same ``Trainer``
+    with advantage 1 and old log-probs taken from the update's own forward (``old_logprobs="current"``):
+    ratio = 1, so the clipped surrogate's gradient is exactly the NLL gradient.
+    """
+
+    expert: str | None = None
+    """Entry point 'module:function' mapping the unwrapped env (after reset) to an action list."""
+    episodes: int = 64
+    """Expert episodes (seeds from seed_start)."""
+    steps: int = 0
+    """Gradient steps (0 = no warm start)."""
+    batch_size: int = 0
+    """Demonstration turns per step, drawn as shuffled epochs (0 = all of them every step)."""
+    content_only_steps: int = 0
+    """The first this many steps leave the format tags (``<action>``, ...) out of the loss. Measured on
+    the demo: with the tags in the loss from step 0 the direction token sat at chance for 800 steps on
+    2 of 3 seeds (Adam's second moment is set by the large early tag gradients, so the small content
+    gradient moves slowly); on the content alone it leaves chance within ~150 steps."""
+    lr: float = 2e-3
+    seed_start: int = 500_000
+    """Demonstration seeds (kept apart from RL training and eval seeds)."""
+
+    def check(self) -> None:
+        """Cross-field check, run when training starts (a config file may supply the expert after flags)."""
+        if self.steps > 0 and not self.expert:
+            raise ConfigError("warm_start.expert", self.expert, "an entry point 'module:function' when warm_start.steps > 0")
+        if self.batch_size < 0:
+            raise ConfigError("warm_start.batch_size", self.batch_size, "an integer >= 0 (0 = full batch)")
+        if not 0 <= self.content_only_steps <= self.steps:
+            raise ConfigError("warm_start.content_only_steps", self.content_only_steps, f"an integer in [0, steps={self.steps}]")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One LLM RL run."""
+
+    RELATIVE_PATH_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (("env", "template"), ("model", "path"))
+    """Fields holding paths: in a config file they are relative to the file (``load_config``)."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(lr=1e-4))
+    sampling: SamplingParams = field(default_factory=lambda: SamplingParams(max_new_tokens=8))
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
+    out: Path = Path("runs/llm")
+    """Run directory."""
+    iterations: int = 50
+    """RL iterations (collect, then one trainer step); 0 = warm start and evaluation only."""
+    tasks_per_iteration: int = 8
+    """Task groups per iteration; each runs group_size times."""
+    num_slots: int = 32
+    """Envs stepped together (the batch of each LLM call)."""
+    eval_every: int = 10
+    """Evaluate on held-out seeds every this many iterations (and at start and end)."""
+    eval_episodes: int = 32
+    eval_temperature: float = 0.0
+    """Sampling temperature for evaluation (0 = greedy)."""
+    train_seed_start: int = 0
+    eval_seed_start: int = EVAL_SEED_START
+    checkpoint_every: int = 10
+    samples_per_iteration: int = 2
+    """Trajectories per iteration written to samples.jsonl."""
+    seed: int = 0
+    """Seed of python/numpy/torch RNGs (sampling)."""
+    resume: bool = False
+    """Continue the run in `out` from its latest checkpoint."""
+    tensorboard: bool = True
+    progress: bool = True
+    """Show a progress bar with live success rate and return."""
+
+    def __post_init__(self) -> None:
+        if self.iterations < 0:
+            raise ConfigError("iterations", self.iterations, "an integer >= 0 (0 = warm start and evaluation only)")
+        for name in ("tasks_per_iteration", "num_slots", "eval_every", "eval_episodes", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, getattr(self, name), "an integer >= 1")
+        last_train_seed = self.train_seed_start + self.iterations * self.tasks_per_iteration
+        if last_train_seed > self.eval_seed_start:
+            raise ConfigError("eval_seed_start", self.eval_seed_start, f">= {last_train_seed}, so held-out seeds never appear in training")
+
+    @property
+    def group_size(self) -> int:
+        return self.algo.selected.group_size
+
+    def train_tasks(self, iteration: int) -> list[tuple[str, int]]:
+        first = self.train_seed_start + iteration * self.tasks_per_iteration
+        return [(self.env.env_id, first + j) for j in range(self.tasks_per_iteration)]
+
+    def eval_tasks(self) -> list[tuple[str, int]]:
+        return [(self.env.env_id, self.eval_seed_start + j) for j in range(self.eval_episodes)]

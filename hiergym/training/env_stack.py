@@ -1,0 +1,54 @@
+"""The env stack an LLM trains in: a registered env wrapped to take LLM text and give prompts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hiergym.info_keys import InfoKeys
+from hiergym.training.configs import EnvConfig
+
+
+@dataclass(frozen=True)
+class TextEnvMaker:
+    """Picklable ``env_id -> env`` for the collector: ``AnchorHash -> TextActions -> History``."""
+
+    max_episode_steps: int | None = None
+    history_k: int = 0
+    template: str | None = None
+
+    def __call__(self, env_id: str) -> Any:
+        import hiergym
+        from hiergym.wrappers import AnchorHash, History, PromptTemplate, TextActions
+
+        kwargs = {} if self.max_episode_steps is None else {"max_episode_steps": self.max_episode_steps}
+        env = TextActions(AnchorHash(hiergym.make(env_id, **kwargs)))
+        template = PromptTemplate.from_file(self.template) if self.template else None
+        return History(env, k=self.history_k, template=template)
+
+    @classmethod
+    def from_config(cls, env: EnvConfig) -> TextEnvMaker:
+        return cls(env.max_episode_steps, env.history_k, env.template)
+
+
+def env_corpus(make_env: Callable[[str], Any], env_id: str, seeds: Sequence[int], *, max_steps: int = 30) -> list[str]:
+    """Prompts and messages an env shows under random play (plus a malformed answer): a tiny model's vocabulary."""
+    texts = []
+    for seed in seeds:
+        env = make_env(env_id)
+        obs, info = env.reset(seed=int(seed))
+        texts.append(obs)
+        rng = np.random.default_rng(seed)
+        actions = list(info.get(InfoKeys.ADMISSIBLE_ACTIONS) or ["noop"])
+        for step in range(max_steps):
+            answer = "" if step == 0 else f"<action>{actions[rng.integers(len(actions))]}</action>"
+            obs, _, terminated, truncated, info = env.step(answer)
+            texts.append(obs)
+            texts.extend(info.get(InfoKeys.ADMISSIBLE_ACTIONS) or [])
+            if terminated or truncated:
+                break
+        env.close()
+    return texts

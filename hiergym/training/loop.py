@@ -1,0 +1,172 @@
+"""The LLM training loop: collector -> advantages -> batch -> trainer, logged into a run dir.
+
+``train(config)`` runs (or resumes, exactly on CPU) one run; ``TrainLoop`` holds the pieces so a
+caller can step iterations itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hiergym.info_keys import InfoKeys
+from hiergym.training.configs import TrainConfig
+from hiergym.training.env_stack import TextEnvMaker
+from hiergym.training.model import build_backend, initial_model_path
+from hiergym.training.warm_start import WARM_START_MODEL_DIR, warm_start
+from hiergym.types import Trajectory
+
+logger = logging.getLogger(__name__)
+
+
+def rollout_metrics(trajectories: Sequence[Trajectory], prefix: str = "") -> dict[str, float]:
+    """Success rate, mean return, mean length and the share of well-formed/valid actions."""
+    turns = [t for tr in trajectories for t in tr.turns]
+    n_turns = max(len(turns), 1)
+    return {
+        f"{prefix}success": float(np.mean([t.success for t in trajectories])),
+        f"{prefix}return": float(np.mean([t.episode_return for t in trajectories])),
+        f"{prefix}length": float(np.mean([len(t) for t in trajectories])),
+        f"{prefix}valid_action": sum(t.action_valid for t in turns) / n_turns,
+        f"{prefix}format_ok": sum(bool(t.info.get(InfoKeys.ACTION_FORMAT_OK, True)) for t in turns) / n_turns,
+    }
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: its dir, held-out success per evaluated iteration, and warm-start numbers."""
+
+    run_dir: Path
+    eval_success: dict[int, float]
+    init_eval_success: float | None = None
+    warm_start_metrics: dict[str, float] = field(default_factory=dict)
+
+
+class TrainLoop:
+    """Wires env maker, backend, agent, collector, advantage estimator, trainer and run dir."""
+
+    def __init__(self, config: TrainConfig):
+        from hiergym.agents.llm_agent import LLMAgent
+        from hiergym.collector import Collector
+        from hiergym.runs import RunDir, seed_everything
+
+        config.warm_start.check()
+        self.config = config
+        self.run = RunDir(config.out, config, resume=config.resume, tensorboard=config.tensorboard)
+        seed_everything(config.seed)
+        self.make_env = TextEnvMaker.from_config(config.env)
+        self.backend = build_backend(config, self.run.path, self.make_env)
+        self.device = self.backend.device
+        self.agent = LLMAgent(self.backend, sampling=config.sampling)
+        self.eval_sampling = replace(config.sampling, temperature=config.eval_temperature)
+        self.trainer: Any = None  # built once the starting policy is known (after warm start or restore)
+        self.collector = Collector(self.make_env, self.agent, num_slots=config.num_slots, num_workers=config.env.num_workers, max_turns=(config.env.max_episode_steps or 1000))
+        self.start = 0
+        self.result = TrainResult(self.run.path, {})
+
+    def evaluate(self) -> dict[str, float]:
+        trajs, _ = self.collector.collect(self.config.eval_tasks(), group_size=1, sampling=self.eval_sampling)
+        return rollout_metrics(trajs, prefix="eval_")
+
+    def _restore(self) -> bool:
+        from hiergym.runs import restore_rng
+
+        state = self.run.latest_checkpoint()
+        if state is None:
+            return False
+        self.trainer = self._build_trainer()
+        self.trainer.load_state_dict(state["trainer"])
+        restore_rng(state["rng"])
+        self.start = int(state["step"])
+        self.result.eval_success = {int(k): v for k, v in state.get("eval_success", {}).items()}
+        self.result.init_eval_success = state.get("init_eval_success")
+        self.run.metrics.truncate(self.start)
+        self.run.throughput.truncate(self.start)
+        logger.info("resumed %s at iteration %d", self.run.path, self.start)
+        return True
+
+    def _checkpoint(self, step: int) -> None:
+        self.run.save_checkpoint(step, {"trainer": self.trainer.state_dict(), "eval_success": self.result.eval_success, "init_eval_success": self.result.init_eval_success})
+
+    def _build_trainer(self) -> Any:
+        """The RL trainer; with ``trainer.kl_beta > 0`` its reference is a frozen copy of the policy RL starts from."""
+        from hiergym.algos import Trainer
+
+        ref = self._reference_model() if self.config.trainer.kl_beta > 0 else None
+        return Trainer(self.backend.model, self.config.trainer, ref_model=ref, device=self.device)
+
+    def _reference_model(self) -> Any:
+        """The starting policy read back from disk (the warm-started one if any), so a resumed run gets the same reference."""
+        from transformers import AutoModelForCausalLM
+
+        warm = self.run.path / WARM_START_MODEL_DIR
+        if (warm / "config.json").is_file():
+            return AutoModelForCausalLM.from_pretrained(warm)
+        return AutoModelForCausalLM.from_pretrained(initial_model_path(self.config, self.run.path))
+
+    def _warm_start(self) -> None:
+        cfg = self.config
+        if cfg.warm_start.steps <= 0:
+            return
+        self.result.init_eval_success = self.evaluate()["eval_success"]
+        self.result.warm_start_metrics = warm_start(cfg, self.agent, self.make_env, self.device)
+        self.backend.save_pretrained(self.run.path / WARM_START_MODEL_DIR)
+
+    def iteration(self, it: int) -> dict[str, float]:
+        """Evaluate (when due), collect G copies of this iteration's tasks, one trainer step, log."""
+        from hiergym.algos import build_batch, compute_advantages
+
+        cfg = self.config
+        row: dict[str, float] = {}
+        if it % cfg.eval_every == 0:
+            row.update(self.evaluate())
+            self.result.eval_success[it] = row["eval_success"]
+        trajs, stats = self.collector.collect(cfg.train_tasks(it), cfg.group_size)
+        advantages = compute_advantages(trajs, cfg.algo.selected)
+        batch = build_batch(trajs, advantages, pad_token_id=self.backend.pad_token_id)
+        row.update(rollout_metrics(trajs))
+        row.update({f"train/{k}": v for k, v in self.trainer.step(batch).items()})
+        self.run.log(it, row, stats.as_dict())
+        self.run.save_samples(trajs[: cfg.samples_per_iteration])
+        return row
+
+    def __call__(self) -> TrainResult:
+        cfg = self.config
+        if not (cfg.resume and self._restore()):
+            self._warm_start()
+            self.trainer = self._build_trainer()
+        bar = _progress(cfg.iterations, self.start, enabled=cfg.progress)
+        try:
+            for it in range(self.start, cfg.iterations):
+                row = self.iteration(it)
+                bar.update(1)
+                bar.set_postfix(success=f"{row['success']:.2f}", ret=f"{row['return']:.2f}", eval=f"{self.result.eval_success.get(max(self.result.eval_success, default=0), float('nan')):.2f}")
+                if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations:
+                    self._checkpoint(it + 1)
+            final = self.evaluate()
+            self.result.eval_success[cfg.iterations] = final["eval_success"]
+            self.run.metrics.truncate(cfg.iterations)
+            self.run.log(cfg.iterations, final)
+            init = self.result.init_eval_success
+            self.run.plot(baselines={"eval_success": {"before warm start": init}} if init is not None else None)
+        finally:
+            bar.close()
+            self.collector.close()
+            self.run.close()
+        return self.result
+
+
+def _progress(total: int, initial: int, *, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="train", disable=not enabled, dynamic_ncols=True)
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Run (or resume) one training run; returns held-out success per evaluated iteration."""
+    return TrainLoop(config)()

@@ -1,0 +1,91 @@
+"""Supervised warm start: fit the policy to expert demonstrations before RL.
+
+The loss is the token-mean NLL of the expert's answers, computed by the RL ``Trainer`` itself
+(advantage 1, old log-probs from the update's own forward), so there is one optimiser path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from hiergym.training.config_files import load_entry_point
+from hiergym.training.configs import TrainConfig
+from hiergym.types import Generation, Trajectory, Turn
+
+logger = logging.getLogger(__name__)
+
+WARM_START_MODEL_DIR = "model_warm_start"
+"""Run-dir subdirectory with the policy right after the warm start (save_pretrained): later runs can
+start from it through ``model.path`` (e.g. GiGPO and GRPO from the same weights)."""
+
+
+def expert_demonstrations(config: TrainConfig, agent: Any, make_env: Callable[[str], Any]) -> list[Trajectory]:
+    """Run the expert on ``warm_start.episodes`` seeds; each turn holds one Generation of the expert's answer."""
+    expert = load_entry_point(config.warm_start.expert, "warm_start.expert")
+    tok = agent.backend.tokenizer
+    trajectories = []
+    for seed in range(config.warm_start.seed_start, config.warm_start.seed_start + config.warm_start.episodes):
+        env = make_env(config.env.env_id)
+        obs, _ = env.reset(seed=seed)
+        traj = Trajectory(group_id=f"expert#{seed}", env_id=config.env.env_id, seed=seed)
+        for action in expert(env.unwrapped) or []:
+            answer = f"<action>{action}</action>"
+            response = tok(answer, add_special_tokens=False)["input_ids"]
+            prompt = tok(agent.prompt(obs))["input_ids"]
+            gen = Generation(prompt, response, [0.0] * len(response), answer, role=agent.role)
+            obs, reward, terminated, truncated, _ = env.step(answer)
+            traj.turns.append(Turn(observation=obs, action=action, raw_action=answer, reward=reward, terminated=terminated, truncated=truncated, generations=[gen]))
+            if terminated or truncated:
+                break
+        env.close()
+        trajectories.append(traj)
+    return trajectories
+
+
+def minibatch_indices(num_rows: int, batch_size: int, steps: int, seed: int) -> Iterator[np.ndarray]:
+    """Row indices for ``steps`` minibatches: consecutive shuffled epochs (every row once per epoch)."""
+    rng = np.random.default_rng(seed)
+    size = num_rows if batch_size <= 0 else min(batch_size, num_rows)
+    order = np.empty(0, dtype=np.int64)
+    for _ in range(steps):
+        if len(order) < size:
+            order = np.concatenate([order, rng.permutation(num_rows)])
+        yield np.sort(order[:size])
+        order = order[size:]
+
+
+def without_format_tags(batch: Any, tokenizer: Any) -> Any:
+    """``batch`` with the action-format tag tokens taken off the response mask (only the content is trained)."""
+    import torch
+
+    from hiergym.agents.tiny import FORMAT_TAGS
+    from hiergym.types import Batch
+
+    ids = [i for i in tokenizer.convert_tokens_to_ids(list(FORMAT_TAGS)) if i is not None and i != tokenizer.unk_token_id]
+    is_tag = torch.isin(batch.input_ids, torch.tensor(ids, dtype=batch.input_ids.dtype))
+    mask = batch.response_mask * (~is_tag).to(batch.response_mask.dtype)
+    return Batch(batch.input_ids, batch.attention_mask, mask, batch.old_logprobs * mask, batch.advantages * mask, batch.role)
+
+
+def warm_start(config: TrainConfig, agent: Any, make_env: Callable[[str], Any], device: str) -> dict[str, float]:
+    """Fit the policy to expert answers (token-mean NLL through the Trainer, advantage 1); returns the last metrics."""
+    from hiergym.algos import Trainer, build_batch
+    from hiergym.algos.batching import select_rows
+
+    demos = expert_demonstrations(config, agent, make_env)
+    batch = build_batch(demos, [np.ones(len(t)) for t in demos], pad_token_id=agent.backend.pad_token_id)
+    content = without_format_tags(batch, agent.backend.tokenizer)
+    sft = Trainer(agent.backend.model, replace(config.trainer, lr=config.warm_start.lr, ppo_epochs=1, num_minibatches=1, kl_beta=0.0, old_logprobs="current"), device=device)
+    metrics: dict[str, float] = {}
+    for step, rows in enumerate(minibatch_indices(len(batch), config.warm_start.batch_size, config.warm_start.steps, config.seed)):
+        source = content if step < config.warm_start.content_only_steps else batch
+        metrics = sft.step(source if len(rows) == len(batch) else select_rows(source, rows.tolist()))
+    mask = batch.response_mask.to(sft.device)
+    metrics["nll"] = float(-(sft.logprobs(batch) * mask).sum() / mask.sum())
+    logger.info("warm start: %d demonstrations, %d rows, %d steps, token NLL %.4f", len(demos), len(batch), config.warm_start.steps, metrics["nll"])
+    return metrics
