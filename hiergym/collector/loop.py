@@ -19,26 +19,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing as mp
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from hiergym.collector.hosts import EnvFn, Host, InProcessHost, ProcessHost
+from hiergym.collector.policy import env_action_of
 from hiergym.error import ConfigError, GroupMismatchError, HierGymError
 from hiergym.info_keys import InfoKeys
-from hiergym.types import Trajectory, Turn, to_jsonable
+from hiergym.types import Trajectory, Turn
 
 logger = logging.getLogger(__name__)
 
-EnvFn = Callable[[str], Any]
-"""Builds one env from an env id (must be picklable when envs run in worker processes)."""
 DEFAULT_STEP_TIMEOUT_S = 120.0
 DEFAULT_MAX_RESTARTS = 3
 DROPPED_INFO_KEYS = (InfoKeys.SUBGOALS,)
 """Info keys not copied into every Turn (static per episode, large); kept in ``Trajectory.meta``."""
+FINAL_OBSERVATION = "final_observation"
+"""``Trajectory.meta`` key of the observation after the last step (``keep_final_observation=True``)."""
 
 
 class WorkerCrashError(HierGymError, RuntimeError):
@@ -68,145 +68,6 @@ def anchor_from(obs: Any, info: dict[str, Any]) -> str:
         return str(anchor)
     raw = info.get(InfoKeys.RAW_OBSERVATION, obs)
     return hashlib.blake2b(str(raw).encode("utf-8"), digest_size=16).hexdigest()
-
-
-# ----------------------------------------------------------------------------- env hosts
-
-
-class EnvHost:
-    """Holds the envs of some slots and runs reset/step commands on them; never raises on env errors.
-
-    A result is ``("ok", payload)`` or ``("error", traceback text)`` per slot; infos are converted
-    to plain JSON data here so they cross process boundaries.
-    """
-
-    def __init__(self, env_fn: EnvFn):
-        self.env_fn = env_fn
-        self.envs: dict[int, tuple[str, Any]] = {}
-
-    def _env(self, slot: int, env_id: str) -> Any:
-        held = self.envs.get(slot)
-        if held is None or held[0] != env_id:
-            if held is not None:
-                held[1].close()
-            self.envs[slot] = (env_id, self.env_fn(env_id))
-        return self.envs[slot][1]
-
-    def reset(self, slot: int, env_id: str, seed: int) -> tuple[str, Any]:
-        try:
-            obs, info = self._env(slot, env_id).reset(seed=seed)
-            return "ok", (obs, to_jsonable(info))
-        except Exception:  # report, the collector decides (re-run or give up)
-            self.envs.pop(slot, None)
-            return "error", traceback.format_exc()
-
-    def step(self, slot: int, action: str) -> tuple[str, Any]:
-        try:
-            obs, reward, terminated, truncated, info = self.envs[slot][1].step(action)
-            return "ok", (obs, float(reward), bool(terminated), bool(truncated), to_jsonable(info))
-        except Exception:  # report, the collector decides (re-run or give up)
-            self.envs.pop(slot, None)
-            return "error", traceback.format_exc()
-
-    def run(self, commands: list[tuple]) -> list[tuple[str, Any]]:
-        """``commands``: ``("reset", slot, env_id, seed)`` or ``("step", slot, action)``."""
-        return [getattr(self, name)(*args) for name, *args in commands]
-
-    def close(self) -> None:
-        for _, env in self.envs.values():
-            env.close()
-        self.envs.clear()
-
-
-class Host(Protocol):
-    def send(self, commands: list[tuple]) -> None: ...
-    def recv(self, timeout: float) -> list[tuple[str, Any]] | None: ...
-    def restart(self) -> None: ...
-    def close(self) -> None: ...
-
-
-class InProcessHost:
-    """Runs commands at ``send`` time in this process."""
-
-    def __init__(self, env_fn: EnvFn):
-        self.env_fn = env_fn
-        self.host = EnvHost(env_fn)
-        self._results: list[tuple[str, Any]] = []
-
-    def send(self, commands: list[tuple]) -> None:
-        self._results = self.host.run(commands)
-
-    def recv(self, timeout: float) -> list[tuple[str, Any]] | None:
-        return self._results
-
-    def restart(self) -> None:
-        self.host.close()
-        self.host = EnvHost(self.env_fn)
-
-    def close(self) -> None:
-        self.host.close()
-
-
-def _worker_main(conn: Any, env_fn: EnvFn) -> None:
-    host = EnvHost(env_fn)
-    try:
-        while True:
-            commands = conn.recv()
-            if commands is None:
-                break
-            conn.send(host.run(commands))
-    except (EOFError, KeyboardInterrupt):
-        pass
-    finally:
-        host.close()
-
-
-class ProcessHost:
-    """An ``EnvHost`` in a worker process behind a pipe; ``recv`` returns None if the worker died or hung."""
-
-    def __init__(self, env_fn: EnvFn, context: str = "spawn"):
-        self.env_fn = env_fn
-        self.ctx = mp.get_context(context)
-        self._start()
-
-    def _start(self) -> None:
-        self.conn, child = self.ctx.Pipe()
-        self.proc = self.ctx.Process(target=_worker_main, args=(child, self.env_fn), daemon=True)
-        self.proc.start()
-        child.close()
-
-    def send(self, commands: list[tuple]) -> None:
-        try:
-            self.conn.send(commands)
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            logger.warning("env worker pid %s is gone before send", self.proc.pid)
-
-    def recv(self, timeout: float) -> list[tuple[str, Any]] | None:
-        try:
-            if self.conn.poll(timeout):
-                return self.conn.recv()
-            logger.warning("env worker pid %s did not answer within %.0f s", self.proc.pid, timeout)
-        except (EOFError, ConnectionResetError, OSError):
-            logger.warning("env worker pid %s died (exit code %s)", self.proc.pid, self.proc.exitcode)
-        return None
-
-    def restart(self) -> None:
-        self._stop()
-        self._start()
-
-    def _stop(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(timeout=5)
-        self.conn.close()
-
-    def close(self) -> None:
-        try:
-            self.conn.send(None)
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            pass
-        self.proc.join(timeout=5)
-        self._stop()
 
 
 # ----------------------------------------------------------------------------- bookkeeping
@@ -259,8 +120,9 @@ class CollectStats:
 class _Slot:
     task: Task
     trajectory: Trajectory
-    obs: str = ""
+    obs: Any = ""
     info: dict[str, Any] = field(default_factory=dict)
+    memory: Any = None  # a recurrent policy's state for this episode (None before its first step)
 
 
 StepHook = Callable[[Trajectory, Turn], None]
@@ -271,8 +133,10 @@ class Collector:
     """Runs ``group_size`` copies of each task on ``num_slots`` env slots with one agent call per tick.
 
     Args:
-        env_fn: ``env_id -> env`` (wrapped so that ``step`` takes the LLM text, e.g. ``TextEnvMaker``).
-        agent: has ``act(observations, sampling=...) -> list[AgentAction]``.
+        env_fn: ``env_id -> env`` whose ``step`` takes what the agent's actions carry as ``env_action``
+            (the LLM text for a ``TextEnvMaker`` env, a joint action for a ``TeamEnv`` over a PettingZoo env).
+        agent: a :class:`~hiergym.collector.policy.Policy` (``act(observations, sampling=..., seeds=...)``);
+            one with ``recurrent = True`` also gets and returns per-episode ``memories``.
         num_slots: envs stepped together (the batch size of each agent call).
         num_workers: 0 keeps envs in this process; N > 0 spreads the slots over N worker processes.
         mp_context: multiprocessing start method for workers (``spawn`` is safe with torch loaded).
@@ -280,6 +144,8 @@ class Collector:
         max_restarts: re-runs of one episode after env crashes before ``WorkerCrashError``.
         max_turns: safety cap on episode length (truncation) for envs without a time limit.
         on_step / on_episode: hooks called after every recorded turn / finished episode.
+        keep_final_observation: store the observation after an episode's last step in
+            ``trajectory.meta["final_observation"]`` (value-based learners bootstrap from it).
     """
 
     def __init__(
@@ -295,6 +161,7 @@ class Collector:
         max_turns: int = 1000,
         on_step: Sequence[StepHook] = (),
         on_episode: Sequence[EpisodeHook] = (),
+        keep_final_observation: bool = False,
     ):
         if num_slots < 1:
             raise ConfigError("num_slots", num_slots, "an integer >= 1")
@@ -307,6 +174,8 @@ class Collector:
         self.max_turns = max_turns
         self.on_step = list(on_step)
         self.on_episode = list(on_episode)
+        self.keep_final_observation = keep_final_observation
+        self.recurrent = bool(getattr(agent, "recurrent", False))
         n_hosts = max(1, min(num_workers, num_slots))
         self.hosts: list[Host] = [ProcessHost(env_fn, mp_context) if num_workers else InProcessHost(env_fn) for _ in range(n_hosts)]
         self.slot_host = [slot % n_hosts for slot in range(num_slots)]
@@ -382,10 +251,12 @@ class _Run:
             kwargs: dict[str, Any] = {} if self.sampling is None else {"sampling": self.sampling}
             if self.stream is not None:
                 kwargs["seeds"] = [self._seed(self.slots[i]) for i in active]
+            if self.c.recurrent:
+                kwargs["memories"] = [self.slots[i].memory for i in active]
             actions = self.c.agent.act([self.slots[i].obs for i in active], **kwargs)
             self.stats.model_s += time.perf_counter() - t
             t = time.perf_counter()
-            results = self.c.exchange({i: ("step", i, a.text) for i, a in zip(active, actions)})
+            results = self.c.exchange({i: ("step", i, env_action_of(a)) for i, a in zip(active, actions)})
             self.stats.env_s += time.perf_counter() - t
             for i, action in zip(active, actions):
                 self._record(i, action, results[i])
@@ -457,6 +328,7 @@ class _Run:
             info={k: v for k, v in info.items() if k not in DROPPED_INFO_KEYS},
         )
         traj.turns.append(turn)
+        slot.memory = getattr(action, "memory", None)
         self.stats.env_steps += 1
         self.stats.generated_tokens += sum(len(g.response_ids) for g in action.generations)
         for hook in self.c.on_step:
@@ -470,6 +342,8 @@ class _Run:
         traj = slot.trajectory
         traj.episode_return = float(sum(traj.rewards))
         traj.success = won
+        if self.c.keep_final_observation:
+            traj.meta[FINAL_OBSERVATION] = slot.obs
         self.done.setdefault(slot.task.index, []).append(traj)
         self.stats.episodes += 1
         self.slots[i] = None

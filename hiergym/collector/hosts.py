@@ -1,0 +1,156 @@
+"""Where envs live: in this process or in worker processes; each host runs reset/step commands for its slots.
+
+A host never raises on env errors: each result is ``("ok", payload)`` or ``("error", traceback
+text)`` per slot, and a dead or hung worker process shows as ``recv() -> None`` so the collector can
+restart it and re-run the episodes it hosted.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import traceback
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from hiergym.types import to_jsonable
+
+logger = logging.getLogger(__name__)
+
+EnvFn = Callable[[str], Any]
+"""Builds one env from an env id (must be picklable when envs run in worker processes)."""
+
+class EnvHost:
+    """Holds the envs of some slots and runs reset/step commands on them; never raises on env errors.
+
+    A result is ``("ok", payload)`` or ``("error", traceback text)`` per slot; infos are converted
+    to plain JSON data here so they cross process boundaries.
+    """
+
+    def __init__(self, env_fn: EnvFn):
+        self.env_fn = env_fn
+        self.envs: dict[int, tuple[str, Any]] = {}
+
+    def _env(self, slot: int, env_id: str) -> Any:
+        held = self.envs.get(slot)
+        if held is None or held[0] != env_id:
+            if held is not None:
+                held[1].close()
+            self.envs[slot] = (env_id, self.env_fn(env_id))
+        return self.envs[slot][1]
+
+    def reset(self, slot: int, env_id: str, seed: int) -> tuple[str, Any]:
+        try:
+            obs, info = self._env(slot, env_id).reset(seed=seed)
+            return "ok", (obs, to_jsonable(info))
+        except Exception:  # report, the collector decides (re-run or give up)
+            self.envs.pop(slot, None)
+            return "error", traceback.format_exc()
+
+    def step(self, slot: int, action: str) -> tuple[str, Any]:
+        try:
+            obs, reward, terminated, truncated, info = self.envs[slot][1].step(action)
+            return "ok", (obs, float(reward), bool(terminated), bool(truncated), to_jsonable(info))
+        except Exception:  # report, the collector decides (re-run or give up)
+            self.envs.pop(slot, None)
+            return "error", traceback.format_exc()
+
+    def run(self, commands: list[tuple]) -> list[tuple[str, Any]]:
+        """``commands``: ``("reset", slot, env_id, seed)`` or ``("step", slot, action)``."""
+        return [getattr(self, name)(*args) for name, *args in commands]
+
+    def close(self) -> None:
+        for _, env in self.envs.values():
+            env.close()
+        self.envs.clear()
+
+
+class Host(Protocol):
+    def send(self, commands: list[tuple]) -> None: ...
+    def recv(self, timeout: float) -> list[tuple[str, Any]] | None: ...
+    def restart(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class InProcessHost:
+    """Runs commands at ``send`` time in this process."""
+
+    def __init__(self, env_fn: EnvFn):
+        self.env_fn = env_fn
+        self.host = EnvHost(env_fn)
+        self._results: list[tuple[str, Any]] = []
+
+    def send(self, commands: list[tuple]) -> None:
+        self._results = self.host.run(commands)
+
+    def recv(self, timeout: float) -> list[tuple[str, Any]] | None:
+        return self._results
+
+    def restart(self) -> None:
+        self.host.close()
+        self.host = EnvHost(self.env_fn)
+
+    def close(self) -> None:
+        self.host.close()
+
+
+def _worker_main(conn: Any, env_fn: EnvFn) -> None:
+    host = EnvHost(env_fn)
+    try:
+        while True:
+            commands = conn.recv()
+            if commands is None:
+                break
+            conn.send(host.run(commands))
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        host.close()
+
+
+class ProcessHost:
+    """An ``EnvHost`` in a worker process behind a pipe; ``recv`` returns None if the worker died or hung."""
+
+    def __init__(self, env_fn: EnvFn, context: str = "spawn"):
+        self.env_fn = env_fn
+        self.ctx = mp.get_context(context)
+        self._start()
+
+    def _start(self) -> None:
+        self.conn, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=_worker_main, args=(child, self.env_fn), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def send(self, commands: list[tuple]) -> None:
+        try:
+            self.conn.send(commands)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            logger.warning("env worker pid %s is gone before send", self.proc.pid)
+
+    def recv(self, timeout: float) -> list[tuple[str, Any]] | None:
+        try:
+            if self.conn.poll(timeout):
+                return self.conn.recv()
+            logger.warning("env worker pid %s did not answer within %.0f s", self.proc.pid, timeout)
+        except (EOFError, ConnectionResetError, OSError):
+            logger.warning("env worker pid %s died (exit code %s)", self.proc.pid, self.proc.exitcode)
+        return None
+
+    def restart(self) -> None:
+        self._stop()
+        self._start()
+
+    def _stop(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5)
+        self.conn.close()
+
+    def close(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+        self.proc.join(timeout=5)
+        self._stop()
