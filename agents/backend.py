@@ -62,6 +62,8 @@ class SamplingParams:
 class Backend(Protocol):
     """Samples one response per prompt; returns token ids and sampling-time log-probs."""
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingParams, *, role: str = "policy") -> list[Generation]:
-        """One ``Generation`` per prompt, in order."""
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingParams, *, role: str = "policy", seeds: Sequence[int] | None = None
+    ) -> list[Generation]:
+        """One ``Generation`` per prompt, in order; with ``seeds``, row i samples from its own stream ``seeds[i]``."""
         ...

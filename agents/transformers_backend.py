@@ -49,6 +49,42 @@ def _stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int) -> Any
     return StopStrings()
 
 
+def top_p_filter(logits: Any, top_p: float) -> Any:
+    """``[B, V]`` logits with every token outside the smallest set of probability mass >= ``top_p`` set to -inf."""
+    import torch
+
+    if top_p >= 1.0:
+        return logits
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    mass_before = torch.softmax(sorted_logits, dim=-1).cumsum(-1) - torch.softmax(sorted_logits, dim=-1)
+    drop_sorted = mass_before >= top_p  # the most likely token always stays (mass before it is 0)
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def _row_sampler(seeds: Sequence[int], temperature: float, top_p: float) -> Any:
+    """A ``LogitsProcessor`` that samples row i from its own ``torch.Generator(seeds[i])`` (Gumbel-max).
+
+    It returns logits that are -inf everywhere but the chosen token, so ``generate``'s own sampling
+    step (and any warper after this one) can only pick that token. The row's t-th token uses the
+    t-th draw of its own stream: a row's sample does not depend on which other rows share the batch.
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+    class RowStreams(LogitsProcessor):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+            logits = top_p_filter(scores.float() / temperature, top_p)
+            uniform = torch.stack([torch.rand(scores.shape[-1], generator=g, dtype=torch.float64) for g in generators])
+            gumbel = -torch.log(-torch.log(uniform.clamp(min=1e-300))).to(device=scores.device, dtype=torch.float32)
+            choice = (logits + gumbel).argmax(dim=-1, keepdim=True)
+            return torch.full_like(scores, float("-inf")).scatter(-1, choice, 0.0)
+
+    return RowStreams()
+
+
 class TransformersBackend:
     """Samples from a causal LM in-process (CPU or CUDA); the trainer updates the same ``model`` object.
 
@@ -89,8 +125,8 @@ class TransformersBackend:
     def pad_token_id(self) -> int:
         return int(self.tokenizer.pad_token_id)
 
-    def _generate_kwargs(self, sampling: SamplingParams, prompt_len: int) -> dict[str, Any]:
-        from transformers import GenerationConfig, StoppingCriteriaList
+    def _generate_kwargs(self, sampling: SamplingParams, prompt_len: int, seeds: Sequence[int] | None = None) -> dict[str, Any]:
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
         config = GenerationConfig(
             max_new_tokens=sampling.max_new_tokens,
@@ -105,21 +141,33 @@ class TransformersBackend:
         )
         stops = [s for s in sampling.stop if s]
         criteria = StoppingCriteriaList([_stop_criteria(self.tokenizer, stops, prompt_len)] if stops else [])
-        return {"generation_config": config, "stopping_criteria": criteria}
+        kwargs = {"generation_config": config, "stopping_criteria": criteria}
+        if seeds is not None and not sampling.greedy:
+            kwargs["logits_processor"] = LogitsProcessorList([_row_sampler(seeds, sampling.temperature, sampling.top_p)])
+        return kwargs
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingParams, *, role: str = "policy") -> list[Generation]:
-        """One sampled response per prompt, with token ids and sampling-time log-probs."""
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingParams, *, role: str = "policy", seeds: Sequence[int] | None = None
+    ) -> list[Generation]:
+        """One sampled response per prompt, with token ids and sampling-time log-probs.
+
+        ``seeds`` (one per prompt): row i samples from its own stream seeded with ``seeds[i]``, so
+        the same (prompt, seed) gives the same response whatever else is in the batch (up to float
+        rounding of the batched forward); without seeds, sampling draws from torch's global RNG.
+        """
         import torch
 
         if not prompts:
             return []
+        if seeds is not None and len(seeds) != len(prompts):
+            raise ConfigError("seeds", len(seeds), f"one seed per prompt ({len(prompts)} prompts)")
         enc = self.tokenizer(list(prompts), return_tensors="pt", padding=True).to(self.device)
         prompt_len = enc["input_ids"].shape[1]
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.no_grad(), torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
-                out = self.model.generate(**enc, **self._generate_kwargs(sampling, prompt_len))
+                out = self.model.generate(**enc, **self._generate_kwargs(sampling, prompt_len, seeds))
         finally:
             self.model.train(was_training)
         new_tokens = out.sequences[:, prompt_len:]

@@ -74,3 +74,59 @@ def test_bad_sampling_params_name_the_field(kwargs):
     with pytest.raises(ConfigError) as e:
         SamplingParams(**kwargs)
     assert e.value.field == next(iter(kwargs))
+
+
+# --- per-row sampling streams (issue 11: same seed, same run) ----------------------------------
+
+
+def test_seeded_row_does_not_depend_on_the_rest_of_the_batch(tiny_backend):
+    sp = SamplingParams(max_new_tokens=10, temperature=1.0, stop=())
+    together = tiny_backend.generate(PROMPTS, sp, seeds=[11, 12, 13, 14])
+    torch.manual_seed(123)  # the global RNG must not matter
+    alone = tiny_backend.generate([PROMPTS[2]], sp, seeds=[13])
+    reordered = tiny_backend.generate([PROMPTS[3], PROMPTS[2], PROMPTS[0]], sp, seeds=[14, 13, 11])
+    assert alone[0].response_ids == together[2].response_ids == reordered[1].response_ids
+    assert reordered[0].response_ids == together[3].response_ids and reordered[2].response_ids == together[0].response_ids
+    torch.testing.assert_close(torch.tensor(alone[0].logprobs), torch.tensor(together[2].logprobs), atol=1e-4, rtol=0)
+
+
+def test_seeded_rows_differ_by_seed_and_repeat_by_seed(tiny_backend):
+    sp = SamplingParams(max_new_tokens=10, temperature=1.0, stop=())
+    a = tiny_backend.generate([PROMPTS[0]] * 8, sp, seeds=list(range(8)))
+    b = tiny_backend.generate([PROMPTS[0]] * 8, sp, seeds=list(range(8)))
+    assert [g.response_ids for g in a] == [g.response_ids for g in b]
+    assert len({tuple(g.response_ids) for g in a}) > 1
+
+
+@pytest.mark.parametrize(("temperature", "top_p"), [(1.0, 1.0), (0.5, 1.0), (1.0, 0.6)])
+def test_seeded_sampling_follows_the_model_distribution(tiny_backend, temperature, top_p):
+    """First-token frequencies over 4,000 seeds match softmax(logits / T) (top-p renormalised)."""
+    from hiergym.agents.transformers_backend import top_p_filter
+
+    n = 4000
+    sp = SamplingParams(max_new_tokens=1, temperature=temperature, top_p=top_p, stop=())
+    gens = tiny_backend.generate([PROMPTS[1]] * n, sp, seeds=list(range(n)))
+    enc = tiny_backend.tokenizer([PROMPTS[1]], return_tensors="pt")
+    with torch.no_grad():
+        logits = tiny_backend.model(**enc).logits[:, -1].float() / temperature
+    probs = torch.softmax(top_p_filter(logits, top_p), -1)[0]
+    counts = torch.bincount(torch.tensor([g.response_ids[0] for g in gens]), minlength=probs.numel()).float()
+    assert counts[probs == 0].sum() == 0  # nothing outside the top-p set
+    expected = probs * n
+    big = expected > 20
+    chi2 = float((((counts - expected) ** 2)[big] / expected[big]).sum())
+    assert chi2 < 3 * int(big.sum()) + 30, chi2  # ~ dof on average; far above only when the sampler is biased
+
+
+def test_top_p_filter_keeps_the_smallest_set_reaching_top_p():
+    from hiergym.agents.transformers_backend import top_p_filter
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = torch.isfinite(top_p_filter(logits, 0.75))[0].tolist()
+    assert kept == [True, True, False, False]
+    assert torch.isfinite(top_p_filter(logits, 0.1))[0].tolist() == [True, False, False, False]
+
+
+def test_seeds_must_match_prompts(tiny_backend):
+    with pytest.raises(ConfigError, match="seeds"):
+        tiny_backend.generate(PROMPTS, SamplingParams(), seeds=[1])
