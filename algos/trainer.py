@@ -21,14 +21,14 @@ import torch
 
 from hiergym.algos.batching import microbatch_indices, select_rows
 from hiergym.algos.configs import TrainerConfig
-from hiergym.algos.logprobs import token_logprobs
+from hiergym.algos.logprobs import token_logprobs, token_logprobs_and_entropy
 from hiergym.algos.loss import agg_denominator, policy_loss
 from hiergym.error import ConfigError
 from hiergym.types import Batch
 
 logger = logging.getLogger(__name__)
 
-_TOKEN_WEIGHTED = ("pg_loss", "clipfrac", "clipfrac_dual", "approx_kl", "ratio_mean", "kl")
+_TOKEN_WEIGHTED = ("pg_loss", "clipfrac", "clipfrac_dual", "approx_kl", "ratio_mean", "kl", "entropy")
 
 
 class Trainer:
@@ -159,7 +159,8 @@ class Trainer:
             idx = rows[micro_rows]
             micro = select_rows(batch, idx)
             width = micro.input_ids.shape[1]
-            logprobs = self._logprobs(self.model, micro)
+            with self._autocast():
+                logprobs, entropy = token_logprobs_and_entropy(self.model, micro.input_ids, micro.attention_mask, temperature=cfg.temperature)
             old = logprobs.detach() if cfg.old_logprobs == "current" else micro.old_logprobs
             loss, m = policy_loss(
                 logprobs,
@@ -175,6 +176,7 @@ class Trainer:
                 denominator=denominator,
             )
             loss.backward()
+            m["entropy"] = float((entropy * micro.response_mask).sum() / micro.response_mask.sum().clamp(min=1))
             totals["loss"] += m["loss"]
             totals["tokens"] += m["response_tokens"]
             for key in _TOKEN_WEIGHTED:

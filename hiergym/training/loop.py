@@ -24,6 +24,20 @@ from hiergym.types import Trajectory
 logger = logging.getLogger(__name__)
 
 
+def run_stream(seed: int, phase: str, iteration: int = 0) -> int:
+    """The collector's sampling stream for one phase of a run (``train`` at iteration i, ``eval``).
+
+    Every episode then samples from its own stream (``hiergym.collector.sampling_seed``), so the
+    same config and seed give the same run whatever the load, the number of env workers, or a
+    worker restart. Evaluation uses one stream for every evaluation point (common random numbers:
+    two points differ by the policy, not by the sampling noise).
+    """
+    import hashlib
+
+    digest = hashlib.blake2b(f"{seed}/{phase}/{iteration}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
 def rollout_metrics(trajectories: Sequence[Trajectory], prefix: str = "") -> dict[str, float]:
     """Success rate, mean return, mean length and the share of well-formed/valid actions."""
     turns = [t for tr in trajectories for t in tr.turns]
@@ -70,7 +84,7 @@ class TrainLoop:
         self.result = TrainResult(self.run.path, {})
 
     def evaluate(self) -> dict[str, float]:
-        trajs, _ = self.collector.collect(self.config.eval_tasks(), group_size=1, sampling=self.eval_sampling)
+        trajs, _ = self.collector.collect(self.config.eval_tasks(), group_size=1, sampling=self.eval_sampling, stream=run_stream(self.config.seed, "eval"))
         return rollout_metrics(trajs, prefix="eval_")
 
     def _restore(self) -> bool:
@@ -126,13 +140,26 @@ class TrainLoop:
         if it % cfg.eval_every == 0:
             row.update(self.evaluate())
             self.result.eval_success[it] = row["eval_success"]
-        trajs, stats = self.collector.collect(cfg.train_tasks(it), cfg.group_size)
+        trajs, stats = self.collector.collect(cfg.train_tasks(it), cfg.group_size, stream=run_stream(cfg.seed, "train", it))
         advantages = compute_advantages(trajs, cfg.algo.selected)
         batch = build_batch(trajs, advantages, pad_token_id=self.backend.pad_token_id)
         row.update(rollout_metrics(trajs))
+        row.update(self._diagnostics(trajs, advantages, batch))
         row.update({f"train/{k}": v for k, v in self.trainer.step(batch).items()})
         self.run.log(it, row, stats.as_dict())
         self.run.save_samples(trajs[: cfg.samples_per_iteration])
+        return row
+
+    def _diagnostics(self, trajs: Sequence[Trajectory], advantages: Sequence[np.ndarray], batch: Any) -> dict[str, float]:
+        """Where this iteration's learning signal is: groups without signal, advantage per token class."""
+        from hiergym.algos.diagnostics import signal_stats, token_class_stats, token_id_mask
+        from hiergym.training.warm_start import format_tag_ids
+
+        row = {f"signal/{k}": v for k, v in signal_stats(trajs, advantages).items()}
+        tags = format_tag_ids(self.backend.tokenizer)
+        if tags:
+            is_tag = token_id_mask(batch.input_ids, tags)
+            row.update({f"signal/{k}": v for k, v in token_class_stats(batch, {"format": is_tag, "content": ~is_tag}).items()})
         return row
 
     def __call__(self) -> TrainResult:

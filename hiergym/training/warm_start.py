@@ -59,15 +59,19 @@ def minibatch_indices(num_rows: int, batch_size: int, steps: int, seed: int) -> 
         order = order[size:]
 
 
+def format_tag_ids(tokenizer: Any) -> list[int]:
+    """Token ids of the action-format tags (``<action>``, ...) that are single tokens of ``tokenizer`` (may be none)."""
+    from hiergym.agents.tiny import FORMAT_TAGS
+
+    return [i for i in tokenizer.convert_tokens_to_ids(list(FORMAT_TAGS)) if i is not None and i != tokenizer.unk_token_id]
+
+
 def without_format_tags(batch: Any, tokenizer: Any) -> Any:
     """``batch`` with the action-format tag tokens taken off the response mask (only the content is trained)."""
-    import torch
-
-    from hiergym.agents.tiny import FORMAT_TAGS
+    from hiergym.algos.diagnostics import token_id_mask
     from hiergym.types import Batch
 
-    ids = [i for i in tokenizer.convert_tokens_to_ids(list(FORMAT_TAGS)) if i is not None and i != tokenizer.unk_token_id]
-    is_tag = torch.isin(batch.input_ids, torch.tensor(ids, dtype=batch.input_ids.dtype))
+    is_tag = token_id_mask(batch.input_ids, format_tag_ids(tokenizer))
     mask = batch.response_mask * (~is_tag).to(batch.response_mask.dtype)
     return Batch(batch.input_ids, batch.attention_mask, mask, batch.old_logprobs * mask, batch.advantages * mask, batch.role)
 
