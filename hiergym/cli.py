@@ -20,14 +20,14 @@ def list_envs() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from hiergym.registration import all_entries
+    from hiergym.registration import env_table
 
     table = Table(title="hiergym environments")
     table.add_column("id", no_wrap=True)
     table.add_column("kind", no_wrap=True)
-    table.add_column("description", ratio=1)
-    for e in all_entries():
-        table.add_row(e.id, "pettingzoo" if e.multi_agent else "gymnasium", e.description)
+    table.add_column("what it is", ratio=1)
+    for row in env_table():  # the same rows as the docs' env table (scripts/env_table.py)
+        table.add_row(*row)
     Console().print(table)
 
 

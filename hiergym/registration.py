@@ -22,7 +22,11 @@ NAMESPACE = "hiergym"
 
 @dataclass(frozen=True)
 class EnvEntry:
-    """One registered id: where it lives, its default kwargs and a one-line description."""
+    """One registered id: where it lives, its default kwargs and a one-line description.
+
+    ``observations`` names the observation modes (``"text"``, ``"text or RGB"``, ...); with
+    ``multi_agent`` it makes the ``kind`` column of ``hiergym list`` and the docs' env table.
+    """
 
     id: str
     entry_point: str
@@ -30,6 +34,13 @@ class EnvEntry:
     kwargs: dict[str, Any] = field(default_factory=dict)
     max_episode_steps: int | None = None
     multi_agent: bool = False
+    observations: str = "text"
+
+    @property
+    def kind(self) -> str:
+        """The API the env follows and its observation modes, e.g. ``"Gymnasium; text or RGB"``."""
+        api = "PettingZoo Parallel" if self.multi_agent else "Gymnasium"
+        return f"{api}; {self.observations}"
 
 
 # Each env family owns one list; add an entry to make an id appear in
@@ -39,16 +50,20 @@ SOKOBAN += [
     EnvEntry(
         id="hiergym/Sokoban-v0",
         entry_point="hiergym.envs.sokoban:SokobanEnv",
-        description="Sokoban, reverse-play levels verified by an optimal solver (kwargs dim_room, num_boxes, ...)",
+        description="Sokoban, any size via kwargs (default 6x6 room, 1 box, 100 steps); reverse-play levels checked by an optimal solver",
+        observations="text or RGB",
     ),
     *(
         EnvEntry(
             id=f"hiergym/Sokoban-{rows}x{cols}-{boxes}box-v0",
             entry_point="hiergym.envs.sokoban:SokobanEnv",
-            description=f"Sokoban {rows}x{cols} room with {boxes} box{'es' if boxes > 1 else ''}, {steps} steps",
+            description=f"Sokoban {rows}x{cols}, {boxes} box{'es' if boxes > 1 else ''}, {steps} steps"
+            f" (median optimal solution {median_moves} moves)",
             kwargs={"dim_room": (rows, cols), "num_boxes": boxes, "max_steps": steps},
+            observations="text or RGB",
         )
-        for rows, cols, boxes, steps in ((6, 6, 1, 100), (8, 8, 2, 150), (10, 10, 3, 200))
+        # median optimal solution lengths measured over generated levels (docs: Sokoban)
+        for rows, cols, boxes, steps, median_moves in ((6, 6, 1, 100, 4), (8, 8, 2, 150, 8), (10, 10, 3, 200, 14))
     ),
 ]
 TEXT_GAMES: list[EnvEntry] = []
@@ -56,13 +71,13 @@ TEXT_GAMES += [
     EnvEntry(
         id="hiergym/Household-v0",
         entry_point="hiergym.envs.household:HouseholdEnv",
-        description="ALFWorld-style household tasks (all six task types) on our own fast engine",
+        description="ALFWorld-style household tasks (all six task types) on our own pure-Python engine",
     ),
     *(
         EnvEntry(
             id=f"hiergym/Household-{name}-v0",
             entry_point="hiergym.envs.household:HouseholdEnv",
-            description=f"Household with only {task_type} tasks",
+            description=f"Household, {task_type.replace('_obj_', '_objects_').replace('_', '-')} tasks only",
             kwargs={"task_types": (task_type,)},
         )
         for name, task_type in (
@@ -79,20 +94,20 @@ TEXT_GAMES += [
     EnvEntry(
         id="hiergym/TextWorld-v0",
         entry_point="hiergym.envs.tw.env:TextWorldEnv",
-        description="TextWorld games made by its tw-make generator (kwargs challenge + its settings, or game_files), cached on disk",
+        description="TextWorld games from its own `tw-make` generator (any challenge and settings as kwargs, or `game_files`), cached on disk",
     ),
     *(
         EnvEntry(
             id=f"hiergym/TextWorld-{name}-v0",
             entry_point="hiergym.envs.tw.env:TextWorldEnv",
-            description=f"TextWorld {challenge} games ({', '.join(f'{k}={v}' for k, v in settings.items())})",
+            description=f"TextWorld `{challenge}`: {what} ({', '.join(f'{k}={v}' for k, v in settings.items())})",
             kwargs={"challenge": challenge, **settings},
         )
-        for name, challenge, settings in (
-            ("Simple", "tw-simple", {"rewards": "dense", "goal": "detailed"}),
-            ("Cooking", "tw-cooking", {"recipe": 1, "take": 1, "go": 6, "open": True, "cook": True, "cut": True}),
-            ("TreasureHunter", "tw-treasure_hunter", {"level": 5}),
-            ("CoinCollector", "tw-coin_collector", {"level": 5}),
+        for name, challenge, what, settings in (
+            ("Simple", "tw-simple", "a key, doors, food onto the stove", {"rewards": "dense", "goal": "detailed"}),
+            ("Cooking", "tw-cooking", "find and prepare a recipe", {"recipe": 1, "take": 1, "go": 6, "open": True, "cook": True, "cut": True}),
+            ("TreasureHunter", "tw-treasure_hunter", "find the named object", {"level": 5}),
+            ("CoinCollector", "tw-coin_collector", "walk to the coin", {"level": 5}),
         )
     ),
 ]
@@ -101,12 +116,14 @@ WEB += [
     EnvEntry(
         id="hiergym/WebShop-v0",
         entry_point="hiergym.envs.webshop.env:WebShopEnv",
-        description="WebShop: search a generated 1k-product catalogue (SQLite FTS5/BM25), pick options, buy what the instruction asks",
+        description="WebShop: buy what an instruction asks from a generated catalogue (1k products, SQLite FTS5/BM25), WebShop's reward",
+        observations="text or HTML",
     ),
     EnvEntry(
         id="hiergym/WebShop-http-v0",
         entry_point="hiergym.envs.webshop.http_env:WebShopHttpEnv",
-        description="WebShop over HTTP against `hiergym serve webshop` (base_url); starts a private 127.0.0.1 server when none is given",
+        description="The same WebShop task over HTTP against `hiergym serve webshop` (`base_url`; a private 127.0.0.1 server when none is given)",
+        observations="text or HTML",
     ),
 ]
 MULTI_AGENT: list[EnvEntry] = []
@@ -116,24 +133,28 @@ MULTI_AGENT += [
         entry_point="hiergym.envs.multiagent.goal_grid:GoalGridEnv",
         description="N agents must cover M goal cells at once; sparse (or shaped) team reward",
         multi_agent=True,
+        observations="vector or text",
     ),
     EnvEntry(
         id="hiergym/Foraging-v0",
         entry_point="hiergym.envs.multiagent.foraging:ForagingEnv",
-        description="Level-based foraging: adjacent agents whose levels add up load items together",
+        description="Level-based foraging (lbforaging rules): adjacent agents whose levels add up load items together",
         multi_agent=True,
+        observations="vector or text",
     ),
     EnvEntry(
         id="hiergym/KeyDoor-v0",
         entry_point="hiergym.envs.multiagent.key_door:KeyDoorEnv",
-        description="Hand-off: one agent fetches a key and unlocks the door the other must pass to the goal",
+        description="Long-horizon hand-off: one agent fetches a key and unlocks the door the other must pass to the goal",
         multi_agent=True,
+        observations="vector or text",
     ),
     EnvEntry(
         id="hiergym/TwoStepMatrix-v0",
         entry_point="hiergym.envs.multiagent.matrix_game:TwoStepMatrixGame",
         description="The QMIX paper's two-step cooperative matrix game (optimal return 8; VDN gets 7)",
         multi_agent=True,
+        observations="vector",
     ),
 ]
 
@@ -161,6 +182,11 @@ _FAMILIES = (SOKOBAN, TEXT_GAMES, WEB, MULTI_AGENT, RESEARCH)
 def all_entries() -> list[EnvEntry]:
     """Every registered hiergym id, single- and multi-agent."""
     return [e for family in _FAMILIES for e in family]
+
+
+def env_table() -> list[tuple[str, str, str]]:
+    """``(id, kind, description)`` for every registered id: ``hiergym list`` and the docs' env table."""
+    return [(e.id, e.kind, e.description) for e in all_entries()]
 
 
 def _load(entry_point: str) -> Any:

@@ -24,6 +24,7 @@ TaskType = Literal[
     "pick_two_obj_and_place",
 ]
 TASK_TYPES: tuple[str, ...] = get_args(TaskType)
+"""The six ALFWorld task types, in ALFWorld's order (the ``task_types`` kwarg takes a subset)."""
 
 VERB_OF_TASK = {"pick_clean_then_place": "clean", "pick_heat_then_place": "heat", "pick_cool_then_place": "cool"}
 """Task types that need the object treated with a tool receptacle before placing it."""

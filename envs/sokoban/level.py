@@ -43,6 +43,7 @@ LEGEND = (
     f"{WALL} wall, {FLOOR} floor, {TARGET} target, {BOX} box, {BOX_ON_TARGET} box on target, "
     f"{PLAYER} player, {PLAYER_ON_TARGET} player on target"
 )
+"""What each character of the text grid means (for prompts and docs)."""
 
 # char -> (is_wall, is_target, has_box, has_player)
 _PARSE: dict[str, tuple[bool, bool, bool, bool]] = {

@@ -34,7 +34,9 @@ from hiergym.types import Trajectory, Turn
 logger = logging.getLogger(__name__)
 
 DEFAULT_STEP_TIMEOUT_S = 120.0
+"""Seconds a worker may take for one command before it counts as hung and is restarted."""
 DEFAULT_MAX_RESTARTS = 3
+"""Re-runs of one episode after env crashes before ``WorkerCrashError``."""
 DROPPED_INFO_KEYS = (InfoKeys.SUBGOALS,)
 """Info keys not copied into every Turn (static per episode, large); kept in ``Trajectory.meta``."""
 FINAL_OBSERVATION = "final_observation"
@@ -126,7 +128,9 @@ class _Slot:
 
 
 StepHook = Callable[[Trajectory, Turn], None]
+"""``on_step(trajectory, turn)``: called after every recorded turn."""
 EpisodeHook = Callable[[Trajectory], None]
+"""``on_episode(trajectory)``: called after every finished episode."""
 
 
 class Collector:
@@ -143,7 +147,8 @@ class Collector:
         step_timeout: seconds a worker may take for one command before it counts as hung.
         max_restarts: re-runs of one episode after env crashes before ``WorkerCrashError``.
         max_turns: safety cap on episode length (truncation) for envs without a time limit.
-        on_step / on_episode: hooks called after every recorded turn / finished episode.
+        on_step: hook called after every recorded turn.
+        on_episode: hook called after every finished episode.
         keep_final_observation: store the observation after an episode's last step in
             ``trajectory.meta["final_observation"]`` (value-based learners bootstrap from it).
     """
