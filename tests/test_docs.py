@@ -206,3 +206,56 @@ def test_docstring_check_flags_an_undocumented_name(tmp_path: Path) -> None:
     assert undocumented(sample["bare"]) == ["sample.bare"]
     assert undocumented(sample["BARE"]) == ["sample.BARE"]
     assert undocumented(sample["Blank"]) == ["sample.Blank"]
+
+
+# ---------------------------------------------------------------- README
+
+
+def readme_links(text: str) -> list[str]:
+    """Targets of the Markdown links of a text, code blocks skipped."""
+    import re
+
+    prose = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    return re.findall(r"\]\(([^)\s]+)\)", prose)
+
+
+def broken_local_links(text: str, base: Path) -> list[str]:
+    """Links that leave the repository or name a file that does not exist."""
+    bad = []
+    for target in readme_links(text):
+        if "://" in target or target.startswith(("#", "mailto:")):
+            continue
+        path = (base / target.split("#", 1)[0]).resolve()
+        if not path.is_relative_to(ROOT) or not path.exists():
+            bad.append(target)
+    return bad
+
+
+def test_readme_links_stay_inside_the_repository() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_links(text), "the README should link to the docs pages"
+    assert broken_local_links(text, ROOT) == []
+
+
+def test_link_check_flags_links_outside_the_clone(tmp_path: Path) -> None:
+    assert broken_local_links("see [design](../shared/DESIGN.md) and [x](docs/nope.md)", ROOT) == ["../shared/DESIGN.md", "docs/nope.md"]
+    assert broken_local_links("[d](docs/design.md#planned-not-built-yet) [w](https://example.org)", ROOT) == []
+
+
+def test_readme_keeps_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "bash scripts/demo.sh" in text
+    assert "bash scripts/setup.sh && python3 -m pytest" in text
+    assert "bash scripts/setup.sh && python3 -m pytest" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_readme_ten_lines_run() -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Ten lines", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+    assert len(code.strip().splitlines()) <= 10
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "True" in proc.stdout  # action_valid of the parsed <action>left</action>
