@@ -102,6 +102,7 @@ def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
         run_dir=f"{out}/runs/{env_name}/{algo}/seed{seed}",
         save_buffer=False,
         plot=False,
+        tensorboard=False,
     )
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rows = MarlTrainer(run, make_algo_config(algo, **overrides)).train()

@@ -1,9 +1,10 @@
 """Acting side of value-based MARL: build per-agent inputs, unroll the shared recurrent nets, pick actions.
 
-Both controllers expose the same acting interface to the runner (``initial_carry``,
-``reset_carry``, ``act``) and the same unrolling interface to their learner. The *carry* is a
-dict of per-slot tensors (recurrent state, last action, ...) that the runner threads through
-steps, so a controller holds no hidden per-episode state of its own.
+Both controllers expose the same batched acting interface (``initial_carry``, ``act``) and the
+same unrolling interface to their learner. The *carry* is a dict of per-row tensors (recurrent
+state, last action, ...) threaded through steps, so a controller holds no hidden per-episode state
+of its own; :class:`~hiergym.agents.marl.policy.EpsilonGreedyPolicy` puts them behind the
+collector's policy protocol (one carry row per episode, kept by the collector).
 """
 
 from __future__ import annotations
@@ -88,19 +89,13 @@ class QMixAgents(nn.Module):
         hidden = self.net.unroll(x)  # teacher forcing: every input is known, so one fused GRU call
         return hidden.view(b, self.n_agents, t1, -1).transpose(1, 2)
 
-    # --- acting interface used by the runner ---------------------------------------------------
+    # --- batched acting interface (EpsilonGreedyPolicy) ---------------------------------------------------
     def initial_carry(self, n_slots: int) -> dict[str, torch.Tensor]:
         """Per-slot recurrent state at the start of an episode."""
         return {
             "hidden": self.init_hidden(n_slots),
             "last_action": torch.full((n_slots, self.n_agents), NO_ACTION, dtype=torch.long),
         }
-
-    def reset_carry(self, carry: dict[str, torch.Tensor], slots: np.ndarray) -> dict[str, torch.Tensor]:
-        """Return ``carry`` with the rows of ``slots`` (bool ``[n_slots]``) back at their initial values."""
-        fresh = self.initial_carry(len(slots))
-        mask = torch.as_tensor(slots, dtype=torch.bool)
-        return {k: torch.where(mask.view(-1, *[1] * (v.dim() - 1)), fresh[k], v) for k, v in carry.items()}
 
     @torch.no_grad()
     def act(
@@ -111,15 +106,17 @@ class QMixAgents(nn.Module):
         *,
         epsilon: float,
         generator: torch.Generator | None = None,
+        uniforms: torch.Tensor | None = None,
         **_: Any,
     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, torch.Tensor]]:
         """Epsilon-greedy actions ``[B, N]`` for ``obs [B, N, o]`` and masks ``avail [B, N, A]``.
 
         Returns ``(actions, record, new_carry)``; ``record`` holds extra per-step columns for the
-        episode buffer (none for flat agents).
+        episode buffer (none for flat agents). ``uniforms [B, N, 2]``: pre-drawn exploration draws
+        (see ``epsilon_greedy``) instead of ``generator``.
         """
         hidden = self.step(torch.as_tensor(obs, dtype=torch.float32), carry["last_action"], carry["hidden"])
-        actions = epsilon_greedy(self.q_values(hidden), torch.as_tensor(avail), epsilon, generator)
+        actions = epsilon_greedy(self.q_values(hidden), torch.as_tensor(avail), epsilon, generator, uniforms)
         return actions.numpy(), {}, {"hidden": hidden, "last_action": actions}
 
 
@@ -189,8 +186,6 @@ class SubgoalQMixAgents(nn.Module):
             "achieved": torch.zeros(n_slots, dtype=torch.bool),
         }
 
-    reset_carry = QMixAgents.reset_carry
-
     @staticmethod
     def observe_achieved(carry: dict[str, torch.Tensor], achieved: np.ndarray) -> dict[str, torch.Tensor]:
         """Tell the agents which agents achieved their subgoal on the last step (``achieved [B, N]``)."""
@@ -212,9 +207,12 @@ class SubgoalQMixAgents(nn.Module):
         generator: torch.Generator | None = None,
         subgoal_avail: np.ndarray | None = None,
         subgoal_feat: np.ndarray | None = None,
+        uniforms: torch.Tensor | None = None,
         **_: Any,
     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, torch.Tensor]]:
-        """As :meth:`QMixAgents.act`; ``record`` holds ``subgoal [B, N]`` and ``decision [B]``."""
+        """As :meth:`QMixAgents.act`; ``record`` holds ``subgoal [B, N]`` and ``decision [B]``.
+
+        ``uniforms [B, N, 4]``: pre-drawn draws, ``[..., :2]`` for the subgoal choice, ``[..., 2:]`` for the action."""
         if subgoal_avail is None:
             raise ValueError("SubgoalQMixAgents.act needs subgoal_avail [B, N, n_subgoals]")
         if self.subgoal_feat_dim and subgoal_feat is None:
@@ -223,11 +221,12 @@ class SubgoalQMixAgents(nn.Module):
         feat = None if subgoal_feat is None else torch.as_tensor(subgoal_feat, dtype=torch.float32)
         high_hidden = self.high.step(self.high_inputs(x, feat), carry["subgoal"], carry["high_hidden"])
         decide = self.decision_due(carry)
-        picked = epsilon_greedy(self.high.q_values(high_hidden), torch.as_tensor(subgoal_avail), epsilon, generator)
+        high_u, low_u = (None, None) if uniforms is None else (uniforms[..., :2], uniforms[..., 2:])
+        picked = epsilon_greedy(self.high.q_values(high_hidden), torch.as_tensor(subgoal_avail), epsilon, generator, high_u)
         subgoal = torch.where(decide.unsqueeze(-1), picked, carry["subgoal"])
         low_hidden = self.low.step(x, carry["last_action"], carry["low_hidden"])
         q = self.low.q_values(low_hidden, self.low_cond(subgoal, feat))
-        actions = epsilon_greedy(q, torch.as_tensor(avail), epsilon, generator)
+        actions = epsilon_greedy(q, torch.as_tensor(avail), epsilon, generator, low_u)
         new_carry = {
             "high_hidden": high_hidden,
             "subgoal": subgoal,

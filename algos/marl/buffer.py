@@ -76,24 +76,47 @@ class EpisodeBuffer:
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to restore the buffer exactly (arrays are views, not copies)."""
-        return {"data": self.data, "size": self.size, "pos": self.pos, "episodes_seen": self.episodes_seen}
+        """Everything needed to restore the buffer exactly, compactly: only the filled episodes, the time
+        axis cut to the longest stored episode, each field in the smallest dtype that holds its values
+        exactly (:func:`compact`); a 5000-episode buffer that holds 400 short episodes stores 400 short rows."""
+        steps = int(self.data["mask"][: self.size].sum(axis=1).max()) if self.size else 0
+        data = {name: compact(arr[: self.size, : steps + int(self.fields[name].per_state)]) for name, arr in self.data.items()}
+        return {"data": data, "size": self.size, "pos": self.pos, "episodes_seen": self.episodes_seen}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        size = int(state["size"])
         for name, arr in self.data.items():
-            if state["data"][name].shape != arr.shape:
-                raise ValueError(f"checkpoint field {name!r} has shape {state['data'][name].shape}, buffer has {arr.shape}")
-            arr[...] = state["data"][name]
-        self.size, self.pos, self.episodes_seen = int(state["size"]), int(state["pos"]), int(state["episodes_seen"])
+            stored = np.asarray(state["data"][name])
+            if len(stored) != size or stored.shape[1] > arr.shape[1] or stored.shape[2:] != arr.shape[2:]:
+                raise ValueError(f"checkpoint field {name!r} has shape {stored.shape}, buffer rows have {arr.shape[1:]}")
+            arr[...] = 0
+            arr[:size, : stored.shape[1]] = stored
+        self.size, self.pos, self.episodes_seen = size, int(state["pos"]), int(state["episodes_seen"])
+
+
+COMPACT_DTYPES = (np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.float16, np.int32, np.float32)
+"""Candidate storage dtypes, smallest first; a field keeps the first one that round-trips exactly."""
+
+
+def compact(arr: np.ndarray) -> np.ndarray:
+    """``arr`` in the smallest dtype of :data:`COMPACT_DTYPES` that gives back exactly the same values."""
+    for dtype in COMPACT_DTYPES:
+        if np.dtype(dtype).itemsize >= arr.dtype.itemsize:
+            break
+        with np.errstate(all="ignore"):
+            small = arr.astype(dtype)
+        if np.array_equal(small.astype(arr.dtype), arr):
+            return small
+    return arr
 
 
 def episode_fields(
     n_agents: int, obs_dim: int, state_dim: int, n_actions: int, n_subgoals: int = 0, subgoal_feat_dim: int = 0
 ) -> dict[str, Field]:
-    """The buffer columns the runner writes; subgoal columns only when ``n_subgoals > 0``.
+    """The buffer columns of one episode (``episodes.episode_columns`` writes them); subgoal columns only when ``n_subgoals > 0``.
 
     ``subgoal_feat [T+1, N, G, F]`` (only when ``subgoal_feat_dim = F > 0``): per agent and subgoal
-    index, features of where that subgoal is (see :func:`hiergym.algos.marl.runner.subgoal_offsets`)."""
+    index, features of where that subgoal is (see :func:`hiergym.wrappers.team_subgoals.subgoal_offsets`)."""
     fields = {
         "obs": Field((n_agents, obs_dim), np.float32, per_state=True),
         "state": Field((state_dim,), np.float32, per_state=True),

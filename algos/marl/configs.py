@@ -162,11 +162,12 @@ class SubgoalQMIXConfig(ValueLearnerConfig):
         self.subgoal_ids = tuple(self.subgoal_ids)
 
 
-AlgoConfig = IQLConfig | VDNConfig | QMIXConfig | SubgoalQMIXConfig
+LearnerConfig = IQLConfig | VDNConfig | QMIXConfig | SubgoalQMIXConfig
+"""The config of one value-based learner (what ``QLearner`` / ``SubgoalQLearner`` read)."""
 CONFIGS: dict[str, type] = {"iql": IQLConfig, "vdn": VDNConfig, "qmix": QMIXConfig, "subgoal-qmix": SubgoalQMIXConfig}
 
 
-def make_algo_config(algo: str, **overrides: Any) -> AlgoConfig:
+def make_algo_config(algo: str, **overrides: Any) -> LearnerConfig:
     """The config of ``algo`` with ``overrides``; unknown algos or fields raise ConfigError."""
     _check(algo in CONFIGS, "algo", algo, f"one of {ALGOS}")
     cls = CONFIGS[algo]
@@ -201,11 +202,17 @@ class MarlRunConfig:
     checkpoint_interval_steps: int = 50_000
     """Save a checkpoint every this many env steps (and at the end)."""
     run_dir: str = "runs/marl"
-    """Directory for config, metrics.csv, learning_curve.png, trajectories.jsonl, checkpoints."""
+    """Run directory (hiergym.runs.RunDir): config.json, metrics.csv, throughput.csv, tb/, curve.png, samples.jsonl, checkpoints/."""
     resume: bool = False
-    """Continue from run_dir/checkpoint.pt if it exists."""
+    """Continue from the latest checkpoint in run_dir."""
+    num_workers: int = 0
+    """0: envs in this process; N > 0: env slots spread over N worker processes (restarted if they crash)."""
+    samples_per_eval: int = 2
+    """Greedy evaluation episodes written to samples.jsonl per evaluation (one record per agent)."""
+    tensorboard: bool = True
+    """Also write metrics as TensorBoard events (run_dir/tb)."""
     save_buffer: bool = True
-    """Keep the replay buffer in the checkpoint so a resumed run continues exactly."""
+    """Keep the replay buffer in the checkpoint (compactly) so a resumed run continues exactly; off: small checkpoints, resume refills the buffer."""
     plot: bool = True
     """Draw learning_curve.png at the end (matplotlib; benchmarks turn it off to save its import time)."""
     torch_threads: int = 1
@@ -215,5 +222,37 @@ class MarlRunConfig:
         for name in ("total_env_steps", "n_envs", "train_steps_per_collect", "eval_interval_steps", "checkpoint_interval_steps", "torch_threads"):
             _check(getattr(self, name) >= 1, name, getattr(self, name), "an int >= 1")
         _check(self.eval_episodes >= 0, "eval_episodes", self.eval_episodes, "an int >= 0")
+        _check(self.num_workers >= 0, "num_workers", self.num_workers, "an int >= 0 (0 = envs in this process)")
+        _check(self.samples_per_eval >= 0, "samples_per_eval", self.samples_per_eval, "an int >= 0")
         _check(self.episode_limit >= 0, "episode_limit", self.episode_limit, "an int >= 0 (0 = env default)")
         _check(isinstance(self.env_kwargs, dict), "env_kwargs", self.env_kwargs, "a dict of constructor kwargs")
+
+
+@dataclass
+class MarlAlgoConfig:
+    """Which value-based learner to train (``name``) and the settings of each (only the selected one is used)."""
+
+    name: Algo = "qmix"
+    """Learner: iql, vdn, qmix or subgoal-qmix."""
+    iql: IQLConfig = field(default_factory=IQLConfig)
+    vdn: VDNConfig = field(default_factory=VDNConfig)
+    qmix: QMIXConfig = field(default_factory=QMIXConfig)
+    subgoal_qmix: SubgoalQMIXConfig = field(default_factory=SubgoalQMIXConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.name in CONFIGS, "algo.name", self.name, f"one of {ALGOS}")
+
+    @property
+    def selected(self) -> LearnerConfig:
+        return getattr(self, self.name.replace("-", "_"))
+
+
+@dataclass
+class MarlTrainConfig(MarlRunConfig):
+    """``hiergym train marl``: the run settings plus the learner (flags, or a .toml/.yaml/.json file)."""
+
+    algo: MarlAlgoConfig = field(default_factory=MarlAlgoConfig)
+
+    def run_config(self) -> MarlRunConfig:
+        """The run settings alone (what ``MarlTrainer`` takes next to ``algo.selected``)."""
+        return MarlRunConfig(**{f.name: getattr(self, f.name) for f in fields(MarlRunConfig)})

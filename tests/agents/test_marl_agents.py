@@ -66,12 +66,17 @@ def test_agent_id_makes_agents_differ_under_parameter_sharing():
     assert not torch.allclose(q[0], q[1])
 
 
-def test_reset_carry_only_touches_given_slots():
-    agents = QMixAgents(N, OBS, A)
-    carry = {"hidden": torch.ones(3, N, 64), "last_action": torch.ones(3, N, dtype=torch.long)}
-    out = agents.reset_carry(carry, np.array([False, True, False]))
-    assert out["hidden"][1].abs().sum() == 0 and (out["last_action"][1] == -1).all()
-    assert (out["hidden"][0] == 1).all() and (out["last_action"][2] == 1).all()
+def test_seeded_exploration_is_per_row_uniform_over_available_actions():
+    from hiergym.agents.marl.action_selection import epsilon_greedy, seeded_uniforms
+
+    u = seeded_uniforms(range(4000), (1, 2))
+    assert torch.equal(u[7], seeded_uniforms([7], (1, 2))[0]), "a row depends on its own seed only"
+    avail = torch.tensor([[0, 1, 1, 0, 1]]).expand(4000, 1, 5)
+    picks = epsilon_greedy(torch.zeros(4000, 1, 5), avail, 1.0, uniforms=u)
+    counts = torch.bincount(picks.flatten(), minlength=5)
+    assert counts[0] == counts[3] == 0 and all(1200 < int(counts[a]) < 1470 for a in (1, 2, 4))
+    greedy = epsilon_greedy(torch.tensor([[[0.0, 0, 0, 0, 9]]]), avail[:1], 0.5, uniforms=torch.tensor([[[0.7, 0.0]]], dtype=torch.float64))
+    assert int(greedy) == 4, "u0 >= epsilon keeps the greedy action"
 
 
 def _run_subgoal_agents(agents, steps, achieved_at=()):

@@ -9,7 +9,9 @@ from hiergym.algos.marl.buffer import EpisodeBuffer
 from hiergym.algos.marl.configs import MarlRunConfig, SubgoalQMIXConfig, make_algo_config
 from hiergym.algos.marl.hrl import SubgoalQLearner
 from hiergym.algos.marl.learner import QLearner
-from hiergym.algos.marl.runner import EpisodeRunner, probe_env
+from hiergym.algos.marl.configs import MarlRunConfig as RunConfig
+from hiergym.algos.marl.episodes import episode_columns
+from hiergym.algos.marl.train import build_collector
 from hiergym.envs.multiagent.matrix_game import OPTIMAL_RETURN, TwoStepMatrixGame
 from hiergym.error import ConfigError
 from tests.algos.marl_fixtures import Corridor
@@ -24,21 +26,21 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def matrix_game_greedy_return(algo: str, seed: int = 0) -> float:
     """The paper's setup: uniform (eps = 1) data, then greedy evaluation of the learned Q_tot."""
     torch.manual_seed(seed)
-    spec = probe_env(TwoStepMatrixGame(), episode_limit=2)
     overrides = dict(batch_size=32, buffer_size=MATRIX_EPISODES, td_lambda=0.0, hidden_dim=32, lr=1e-2, target_update_episodes=10)
     if algo == "qmix":
         overrides |= dict(mixing_embed_dim=16, hypernet_embed=32)
     config = make_algo_config(algo, **overrides)
-    agents = QMixAgents(2, spec.obs_dim, spec.n_actions, hidden_dim=config.hidden_dim)
-    learner = QLearner(agents, config, state_dim=spec.state_dim)
-    runner = EpisodeRunner([TwoStepMatrixGame() for _ in range(8)], agents, spec)
+    collector, spec, policy = build_collector(RunConfig(n_envs=8, episode_limit=2, seed=seed), config, env_fn=TwoStepMatrixGame)
+    learner = QLearner(policy.agents, config, state_dim=spec.state_dim)
     buffer = EpisodeBuffer(config.buffer_size, spec.episode_limit, spec.buffer_fields())
-    buffer.insert(runner.collect(range(MATRIX_EPISODES), epsilon=1.0, generator=torch.Generator().manual_seed(seed)).episodes)
+    trajs, _ = collector.collect([("matrix", s) for s in range(MATRIX_EPISODES)], 1, sampling=1.0, stream=seed)
+    buffer.insert(episode_columns(trajs, spec))
     rng = np.random.default_rng(seed)
     for step in range(MATRIX_TRAIN_STEPS):
         learner.train(buffer.sample(config.batch_size, rng))
         learner.maybe_update_targets(step)  # target copy every 10 gradient steps
-    return float(runner.collect(range(4), epsilon=0.0).returns.mean())
+    greedy, _ = collector.collect([("matrix", s) for s in range(4)], 1, sampling=0.0)
+    return float(np.mean([t.episode_return for t in greedy]))
 
 
 def test_qmix_solves_the_two_step_matrix_game_and_vdn_does_not():
@@ -47,16 +49,14 @@ def test_qmix_solves_the_two_step_matrix_game_and_vdn_does_not():
 
 
 def corridor_batch(hierarchical: bool, n=16):
-    spec = probe_env(Corridor(), subgoals=hierarchical)
     torch.manual_seed(0)
-    if hierarchical:
-        agents = SubgoalQMixAgents(2, spec.obs_dim, spec.n_actions, spec.n_subgoals, goal_horizon=2)
-    else:
-        agents = QMixAgents(2, spec.obs_dim, spec.n_actions)
-    runner = EpisodeRunner([Corridor() for _ in range(4)], agents, spec)
+    algo = SubgoalQMIXConfig(goal_horizon=2, subgoal_features=False) if hierarchical else make_algo_config("qmix")
+    collector, spec, policy = build_collector(RunConfig(n_envs=4), algo, env_fn=Corridor)
+    assert isinstance(policy.agents, SubgoalQMixAgents if hierarchical else QMixAgents)
     buffer = EpisodeBuffer(n, spec.episode_limit, spec.buffer_fields())
-    buffer.insert(runner.collect(range(n), epsilon=1.0, generator=torch.Generator().manual_seed(0)).episodes)
-    return spec, agents, buffer.sample(n, np.random.default_rng(0))
+    trajs, _ = collector.collect([("corridor", s) for s in range(n)], 1, sampling=1.0, stream=0)
+    buffer.insert(episode_columns(trajs, spec))
+    return spec, policy.agents, buffer.sample(n, np.random.default_rng(0))
 
 
 def test_iql_regresses_each_agent_and_reduces_the_loss():

@@ -1,13 +1,14 @@
-"""The MARL training loop: run-dir artefacts, exact resume from a checkpoint, the `hiergym train marl` command."""
+"""The MARL training loop: the shared run-dir layout, exact resume from a checkpoint, the `hiergym train marl` command."""
 
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from hiergym.algos.marl.command import parse_overrides
-from hiergym.algos.marl.configs import MarlRunConfig, make_algo_config
+from hiergym.algos.marl.buffer import EpisodeBuffer, Field
+from hiergym.algos.marl.configs import MarlRunConfig, MarlTrainConfig, make_algo_config
 from hiergym.algos.marl.train import MarlTrainer
 from hiergym.cli import main
 from hiergym.error import ConfigError
@@ -40,13 +41,18 @@ def test_run_writes_metrics_plot_checkpoint_and_trajectories(tmp_path, algo):
     rows = t.train()
     assert rows[-1]["t_env"] >= 150 and seen == sorted(seen)
     with (tmp_path / "metrics.csv").open() as f:
-        assert len(list(csv.DictReader(f))) == len(rows)
-    assert (tmp_path / "learning_curve.png").stat().st_size > 0 and (tmp_path / "checkpoint.pt").exists()
+        logged = list(csv.DictReader(f))
+    assert [int(r["t_env"]) for r in logged] == [r["t_env"] for r in rows]
+    with (tmp_path / "throughput.csv").open() as f:
+        assert float(next(csv.DictReader(f))["env_steps_per_s"]) > 0
+    assert (tmp_path / "curve.png").stat().st_size > 0 and list((tmp_path / "checkpoints").glob("step-*.pt"))
+    assert list((tmp_path / "tb").iterdir()), "TensorBoard events"
     assert json.loads((tmp_path / "config.json").read_text())["algo"]["algo"] == algo
-    trajectories = load_jsonl(tmp_path / "trajectories.jsonl")
+    trajectories = load_jsonl(tmp_path / "samples.jsonl")
     assert {tr.agent_id for tr in trajectories} == {"agent_0", "agent_1"}
     if algo == "subgoal-qmix":
         assert all(tr.segments for tr in trajectories)
+        assert all(seg.start < seg.end for tr in trajectories for seg in tr.segments)
 
 
 def test_resume_continues_exactly_where_it_stopped(tmp_path):
@@ -60,6 +66,38 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     for (name, a), b in zip(straight.learner.state_dict()["nets"].items(), resumed.learner.state_dict()["nets"].values()):
         if isinstance(a, dict):
             assert all(torch.equal(a[k], b[k]) for k in a), name
+    for name, arr in straight.buffer.data.items():
+        np.testing.assert_array_equal(arr, resumed.buffer.data[name], err_msg=name)
+
+
+def test_checkpoint_stores_the_buffer_compactly_and_optionally(tmp_path):
+    with_buffer = trainer(tmp_path / "a", 120, "subgoal-qmix")
+    with_buffer.train()
+    without = trainer(tmp_path / "b", 120, "subgoal-qmix", save_buffer=False)
+    without.train()
+    ckpt_a = with_buffer.run_dir.latest_checkpoint()
+    stored = ckpt_a["buffer"]["data"]
+    assert len(stored["obs"]) == with_buffer.buffer.size < with_buffer.buffer.capacity  # only filled episodes
+    assert stored["mask"].dtype == np.bool_ and stored["actions"].dtype == np.uint8 and stored["obs"].dtype == np.bool_
+    assert without.run_dir.latest_checkpoint()["buffer"] is None
+    size = lambda t: next((t.run_dir.path / "checkpoints").glob("step-*.pt")).stat().st_size  # noqa: E731
+    assert size(without) < size(with_buffer)
+
+
+def test_compact_buffer_state_round_trips_exactly():
+    fields = {"obs": Field((2,), np.float32, per_state=True), "actions": Field((2,), np.int64), "mask": Field((), np.float32)}
+    buffer = EpisodeBuffer(5, 4, fields)
+    buffer.insert({"obs": np.array([[[0.5, 1], [2, 3], [0, 0], [0, 0], [0, 0]]] * 2, np.float32),
+                   "actions": np.array([[[1, 300], [2, 0], [0, 0], [0, 0]]] * 2), "mask": np.array([[1, 1, 0, 0]] * 2, np.float32)})
+    state = buffer.state_dict()
+    assert state["data"]["obs"].shape == (2, 3, 2) and state["data"]["obs"].dtype == np.float16
+    assert state["data"]["actions"].dtype == np.uint16 and state["data"]["mask"].dtype == np.bool_
+    restored = EpisodeBuffer(5, 4, fields)
+    restored.load_state_dict(state)
+    for name in fields:
+        np.testing.assert_array_equal(restored.data[name], buffer.data[name])
+        assert restored.data[name].dtype == buffer.data[name].dtype
+    assert (restored.size, restored.pos, restored.episodes_seen) == (2, 2, 2)
 
 
 def test_resume_with_another_config_is_refused(tmp_path):
@@ -69,19 +107,35 @@ def test_resume_with_another_config_is_refused(tmp_path):
         other.train()
 
 
-def test_parse_overrides():
-    assert parse_overrides(("lr=5e-4", "double_q=false", "target=n_step")) == {"lr": 5e-4, "double_q": False, "target": "n_step"}
-    with pytest.raises(ConfigError, match="KEY=VALUE"):
-        parse_overrides(("lr",))
-
-
 def test_cli_train_marl_on_a_registered_env(tmp_path):
     main([
-        "train", "marl", "--algo", "vdn", "--env", "hiergym/TwoStepMatrix-v0", "--total-env-steps", "40",
+        "train", "marl", "--algo.name", "vdn", "--env-id", "hiergym/TwoStepMatrix-v0", "--total-env-steps", "40",
         "--n-envs", "4", "--eval-episodes", "2", "--eval-interval-steps", "20", "--run-dir", str(tmp_path),
-        "--episode-limit", "2", "--set", "batch_size=4", "buffer_size=16", "hidden_dim=8",
+        "--episode-limit", "2", "--algo.vdn.batch-size", "4", "--algo.vdn.buffer-size", "16", "--algo.vdn.hidden-dim", "8",
     ])
-    assert (tmp_path / "metrics.csv").exists() and (tmp_path / "learning_curve.png").exists()
+    assert (tmp_path / "metrics.csv").exists() and (tmp_path / "curve.png").exists()
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["algo"]["algo"] == "vdn" and config["algo"]["hidden_dim"] == 8
+
+
+def test_cli_train_marl_from_a_config_file_with_flags_on_top(tmp_path):
+    (tmp_path / "run.toml").write_text(
+        'env_id = "hiergym/TwoStepMatrix-v0"\nepisode_limit = 2\ntotal_env_steps = 24\nn_envs = 4\neval_episodes = 2\n'
+        '[algo]\nname = "qmix"\n[algo.qmix]\nbatch_size = 4\nbuffer_size = 16\nhidden_dim = 8\nlr = 0.01\n'
+    )
+    out = tmp_path / "run"
+    main(["train", "marl", "--config-file", str(tmp_path / "run.toml"), "--run-dir", str(out), "--algo.qmix.hidden-dim", "4"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["run"]["env_id"] == "hiergym/TwoStepMatrix-v0" and config["run"]["total_env_steps"] == 24
+    assert config["algo"]["algo"] == "qmix" and config["algo"]["lr"] == 0.01 and config["algo"]["hidden_dim"] == 4
+
+
+def test_marl_config_errors_name_the_field(tmp_path):
+    with pytest.raises(ConfigError, match="algo.name"):
+        MarlTrainConfig(algo=type(MarlTrainConfig().algo)(name="qmixx"))
+    (tmp_path / "bad.toml").write_text("[algo.qmix]\nlearning_rate = 1\n")
+    with pytest.raises(ConfigError, match="algo.qmix.learning_rate"):
+        main(["train", "marl", "--config-file", str(tmp_path / "bad.toml")])
 
 
 @pytest.mark.slow
