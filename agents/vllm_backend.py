@@ -19,4 +19,4 @@ class VLLMBackend:
             import vllm  # noqa: F401
         except ImportError as e:
             raise ConfigError("backend", "vllm", "install the optional extra `pip install hiergym[vllm]` on a CUDA machine") from e
-        raise ConfigError("backend", "vllm", "'transformers' for now; the vLLM backend is a planned feature (DESIGN.md section 5)")
+        raise ConfigError("backend", "vllm", "'transformers' for now; the vLLM backend is a planned feature (docs/design.md, 'Planned, not built yet')")

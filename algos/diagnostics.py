@@ -1,7 +1,7 @@
 """What an RL iteration's data can teach: how much of a batch carries signal, and where the advantage lands.
 
 Pure functions over trajectories, per-turn advantages and a ``Batch``; the training loop logs them
-every iteration (DESIGN.md 6). They answer the first questions to ask when RL does not learn:
+every iteration (docs/design.md, section 6). They answer the first questions to ask when RL does not learn:
 
 - ``signal_stats``: group-relative advantages are zero for a task group whose rollouts all got the
   same return (all solved or all failed): such groups teach nothing. A high share of them means the

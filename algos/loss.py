@@ -1,4 +1,4 @@
-"""The clipped policy-gradient loss shared by every token algorithm (GRPO, GiGPO, HRPO, M-GRPO).
+"""The clipped policy-gradient loss shared by every token algorithm (GRPO, GiGPO; the planned HRPO and M-GRPO too).
 
 Shapes: all tensors ``[B, T]``; ``response_mask`` is 1 on tokens the policy generated and 0 on
 prompt, observation, tool-output and padding tokens.

@@ -16,7 +16,7 @@ from gymnasium import spaces
 from hiergym.info_keys import InfoKeys
 
 INVALID_ACTION_PENALTY = -0.1
-"""Default reward for an action that is malformed or not admissible (DESIGN.md section 3)."""
+"""Default reward for an action that is malformed or not admissible (docs/design.md, section 3)."""
 
 TEXT_CHARSET = frozenset(string.printable)
 """Characters an env may emit in a text observation and must accept in a text action."""

@@ -12,7 +12,7 @@ complete groups are returned, in task order. Envs live either in this process
 A worker that dies or hangs is restarted and the episodes it hosted are re-run from their
 seeds; finished trajectories are kept by the collector, never by a worker, so none is lost.
 
-The collector is the only code that calls both ``env.step`` and ``agent.act`` (DESIGN.md 1).
+The collector is the only code that calls both ``env.step`` and ``agent.act`` (docs/design.md, section 1).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def sampling_seed(stream: int, task_seed: int, copy: int, turn: int) -> int:
 
     Drawing every sample from its own stream makes a run independent of the order in which slots
     are served: the same numbers whatever the load, the number of env workers, or a worker restart
-    that re-runs an episode (DESIGN.md 7).
+    that re-runs an episode (docs/design.md, section 7).
     """
     key = f"{stream}/{task_seed}/{copy}/{turn}".encode()
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
