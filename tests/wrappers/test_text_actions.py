@@ -1,3 +1,6 @@
+import re
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -5,6 +8,7 @@ from hypothesis import strategies as st
 from hiergym.error import ConfigError
 from hiergym.info_keys import InfoKeys
 from hiergym.wrappers import AnchorHash, TextActions, parse_llm_output
+from hiergym.wrappers.parsing import MAX_ANSWER_CHARS
 from tests.fixtures_envs import SwitchesEnv
 
 
@@ -112,3 +116,88 @@ def test_random_answers_never_raise_or_corrupt_state(answers):
         assert env.unwrapped.on == expected
         if term:
             break
+
+
+_REF_TAG = {name: re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL | re.IGNORECASE) for name in ("think", "action", "switch", "subgoal")}
+
+
+def _regex_reference(text: str, require_tags: bool) -> tuple:
+    """The parser's meaning written with plain (quadratic) regexes: the linear parser must agree."""
+
+    def first(name):
+        m = _REF_TAG[name].search(text)
+        return " ".join(m.group(1).split()) if m else None
+
+    def opens(name):
+        return re.search(f"<{name}>", text, re.IGNORECASE) is not None
+
+    think, subgoal, switch = first("think"), first("subgoal"), first("switch")
+    if switch is not None:
+        switch = switch.upper()
+        if switch not in ("KEEP", "SWITCH"):
+            return (None, False, think, None, subgoal)
+    elif opens("switch"):
+        return (None, False, think, None, subgoal)
+    if subgoal is None and opens("subgoal"):
+        return (None, False, think, switch, subgoal)
+    action = first("action")
+    if action is None:
+        if opens("action") or require_tags:
+            return (None, False, think, switch, subgoal)
+        action = " ".join(_REF_TAG["think"].sub(" ", text).split())
+    if not action or len(action) > 512:
+        return (None, False, think, switch, subgoal)
+    return (action, True, think, switch, subgoal)
+
+
+_SOUP = st.lists(
+    st.sampled_from(["<think>", "</think>", "<action>", "</ACTION>", "<Switch>", "</switch>", "<subgoal>", "</subgoal>",
+                     "keep", "SWITCH", " ", "\n", "x", "flip 1", "\u212a", "<thin\u212a>", "</thin\u212a>", "<\u017fwitch>", "<", "/", ">"]),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_SOUP, st.booleans())
+def test_linear_parser_means_what_the_regexes_mean(text, require_tags):
+    p = parse_llm_output(text, require_tags=require_tags)
+    assert (p.action, p.format_ok, p.think, p.switch, p.subgoal) == _regex_reference(text, require_tags)
+
+
+def _best_time(text: str, require_tags: bool, calls: int) -> float:
+    best = float("inf")
+    for _ in range(calls):
+        start = time.perf_counter()
+        parse_llm_output(text, require_tags=require_tags)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("unit, require_tags", [("<action>", True), ("<think>", False), ("<subgoal><switch>", True), ("<think></action>", False)])
+def test_parse_time_at_most_roughly_doubles_when_the_answer_doubles(unit, require_tags):
+    # Unclosed tags repeated made the old regex parser quadratic (ratio ~4 per doubling: 3 s at
+    # 80 KB, 11 s at 160 KB). Best-of-N single calls, sizes interleaved, so load on a shared
+    # machine affects every size alike; a ratio of 3 leaves room for noise but not for n^2.
+    sizes = (MAX_ANSWER_CHARS // 4, MAX_ANSWER_CHARS // 2, MAX_ANSWER_CHARS)
+    texts = [unit * (n // len(unit)) for n in sizes]
+    best = [float("inf")] * len(texts)
+    for _ in range(5):
+        for i, text in enumerate(texts):
+            best[i] = min(best[i], _best_time(text, require_tags, calls=8))
+    ratios = [b / a for a, b in zip(best, best[1:])]
+    assert all(r < 3.0 for r in ratios), (best, ratios)
+    assert best[-1] < 0.1  # the longest accepted answer parses in well under a step's time
+
+
+def test_over_long_answer_is_a_malformed_answer_with_the_usual_penalty():
+    text = "<action>flip 0</action>" + " " * MAX_ANSWER_CHARS
+    p = parse_llm_output(text)
+    assert not p.format_ok and p.action is None and f"longer than {MAX_ANSWER_CHARS}" in p.error
+    assert parse_llm_output(text[:MAX_ANSWER_CHARS]).action == "flip 0"
+    assert not parse_llm_output(text.encode()).format_ok  # bytes are measured after decoding
+    env = TextActions(SwitchesEnv(n=2, max_steps=3), format_penalty=-0.5)
+    env.reset(seed=3)
+    before = list(env.unwrapped.on)
+    obs, reward, *_, info = env.step(text)
+    assert env.unwrapped.on == before and reward == pytest.approx(-0.1 - 0.5)
+    assert not info[InfoKeys.ACTION_FORMAT_OK] and "longer than" in info[InfoKeys.PARSE_ERROR]
