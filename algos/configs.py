@@ -14,7 +14,7 @@ from hiergym.error import ConfigError
 
 LossAgg = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"]
 OldLogprobSource = Literal["recompute", "sampling", "current"]
-AnchorFallback = Literal["observation", "none"]
+from hiergym.wrappers.anchor_hash import AnchorFallback  # noqa: E402  (one home: the anchor fallback)
 
 
 def _check_eps(eps: float) -> None:

@@ -8,9 +8,10 @@ Conventions:
 - an episode's return is the sum of its turn rewards (what the per-turn arrays carry, so GRPO
   and GiGPO agree);
 - the GiGPO step-group key of a turn is its ``anchor`` (the ``AnchorHash`` digest of the true
-  state); when the anchor is None it falls back to the observation text, as verl-agent does
-  (``GiGPOConfig.anchor_fallback="none"`` makes such turns singletons, i.e. A^S = 0). Anchors and
-  observation texts are kept in separate key spaces so an observation can never equal a digest.
+  state); when the env gives no state the anchor is None and ``GiGPOConfig.anchor_fallback``
+  decides through ``wrappers.anchor_hash.anchor_of``: the observation text the policy saw, as
+  verl-agent does, or ``"none"``, which makes such turns singletons (A^S = 0). Observation
+  digests and state digests live in separate key spaces.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import numpy as np
 
 from hiergym.algos.advantages import GiGPOParts, gigpo_advantages, grpo_advantages
 from hiergym.algos.configs import AdvantageConfig, GiGPOConfig, GRPOConfig
+from hiergym.info_keys import InfoKeys
 from hiergym.types import Trajectory, Turn
+from hiergym.wrappers.anchor_hash import anchor_of
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +90,8 @@ def gigpo_stats(parts: GiGPOParts) -> dict[str, float]:
 
 def _anchor_code(turn: Turn, codes: dict[tuple[str, str], int], config: GiGPOConfig) -> int:
     """Dense code of a turn's step-group key; a fresh code (a singleton) when there is no key."""
-    if turn.anchor is not None:
-        key = ("anchor", turn.anchor)
-    elif config.anchor_fallback == "observation":
-        key = ("observation", turn.observation)
-    else:
-        key = ("singleton", str(len(codes)))
-    return codes.setdefault(key, len(codes))
+    key = anchor_of(turn.observation, {InfoKeys.ANCHOR: turn.anchor}, config.anchor_fallback)
+    return codes.setdefault(("anchor", key) if key is not None else ("singleton", str(len(codes))), len(codes))
 
 
 def split_per_trajectory(per_turn: np.ndarray, trajectories: Sequence[Trajectory]) -> list[np.ndarray]:

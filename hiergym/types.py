@@ -132,6 +132,15 @@ class Turn:
         return cls(**d)
 
 
+def group_id_of(env_id: str, seed: int) -> str:
+    """The group id of a task: episodes of the same env and seed share it (``"<env_id>#<seed>"``).
+
+    Every producer of trajectories (the collector, expert demonstrations, scripted baselines) uses
+    this one format, so groups from different sources line up.
+    """
+    return f"{env_id}#{int(seed)}"
+
+
 class Segment(NamedTuple):
     """A hierarchical executor segment over turn indices ``[start, end)``."""
 

@@ -1,8 +1,12 @@
-"""AnchorHash: put a stable digest of the true state in ``info["anchor"]``."""
+"""AnchorHash: put a stable digest of the true state in ``info["anchor"]``.
+
+``anchor_of`` is the one home of the step-group key and of its fallback for envs that give no
+true state: the wrapper, the collector and the GiGPO estimator all call it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 
@@ -24,33 +28,64 @@ def _cacheable(state: Any) -> bool:
     return True
 
 
-def anchor_of(observation: Any, info: dict[str, Any]) -> str:
-    """Digest of ``info["anchor_state"]``; falls back to the observation (as verl-agent does) without one."""
-    state = info.get(InfoKeys.ANCHOR_STATE)
-    return state_digest(("obs", observation) if state is None else ("state", state))
+AnchorFallback = Literal["observation", "none"]
+"""What keys a state when the env gives no ``anchor_state``: the observation text (``"observation"``,
+what verl-agent does; states that look alike merge) or nothing (``"none"``: no key, so GiGPO makes
+the turn a step group of its own, A^S = 0)."""
+ANCHOR_FALLBACKS: tuple[str, ...] = ("observation", "none")
+
+
+def anchor_of(observation: Any, info: dict[str, Any], fallback: AnchorFallback = "observation") -> str | None:
+    """The step-group key of the state ``observation`` was seen in.
+
+    In order: ``info["anchor"]`` when a wrapper already set it; the digest of ``info["anchor_state"]``;
+    without a state, the ``fallback``: the digest of the observation, or None. State and observation
+    digests live in separate key spaces, so an observation never collides with a state.
+    """
+    anchor = info.get(InfoKeys.ANCHOR)
+    if anchor is not None:
+        return str(anchor)
+    return _digest(observation, info.get(InfoKeys.ANCHOR_STATE), fallback)
+
+
+def _digest(observation: Any, state: Any, fallback: AnchorFallback) -> str | None:
+    if state is not None:
+        return state_digest(("state", state))
+    if fallback == "observation":
+        return state_digest(("obs", observation))
+    if fallback == "none":
+        return None
+    raise ValueError(f"fallback={fallback!r} is not allowed: one of {ANCHOR_FALLBACKS}")
 
 
 class AnchorHash(gym.Wrapper):
     """Adds ``info["anchor"]``: blake2b of the canonical anchor state, the GiGPO step-group key.
 
     Identical true states reached by different action orders share an anchor, across
-    processes and Python runs. Envs without ``anchor_state`` are keyed by their
-    observation instead, which merges states that look alike (document that for your env).
+    processes and Python runs. For envs without ``anchor_state``, ``fallback`` decides:
+    ``"none"`` (default) leaves ``info["anchor"] = None`` so the learner applies its own
+    fallback (``GiGPOConfig.anchor_fallback``); ``"observation"`` keys the state by its
+    observation here, which merges states that look alike (document that for your env).
 
     When an env hands back the very same immutable ``anchor_state`` object as on the previous
     step (TextWorld does while its facts do not change), the previous digest is reused.
     """
 
-    def __init__(self, env: gym.Env):
+    def __init__(self, env: gym.Env, fallback: AnchorFallback = "none"):
         super().__init__(env)
+        if fallback not in ANCHOR_FALLBACKS:
+            from hiergym.error import ConfigError
+
+            raise ConfigError("fallback", fallback, f"one of {ANCHOR_FALLBACKS}")
+        self.fallback = fallback
         self._last: tuple[Any, str] | None = None  # (anchor_state, digest); the reference keeps the id unique
 
-    def _anchor(self, obs: Any, info: dict[str, Any]) -> str:
+    def _anchor(self, obs: Any, info: dict[str, Any]) -> str | None:
         state = info.get(InfoKeys.ANCHOR_STATE)
         last = self._last
         if last is not None and state is last[0]:
             return last[1]
-        digest = anchor_of(obs, info)
+        digest = _digest(obs, state, self.fallback)
         if state is not None and _cacheable(state):
             self._last = (state, digest)
         return digest

@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 
 from hiergym.info_keys import InfoKeys
-from hiergym.types import Trajectory, Turn
+from hiergym.types import Trajectory, Turn, group_id_of
 
 DEMO_INFO_KEYS = (InfoKeys.ACTION_VALID, InfoKeys.SUBGOALS_ACHIEVED, InfoKeys.WON)
 """The ``info`` entries each demonstration turn keeps (plain data, so trajectories serialise)."""
@@ -23,7 +23,7 @@ def expert_trajectory(env: gym.Env, seed: int, *, group_id: str | None = None) -
     plan = env.unwrapped.expert_plan()
     subgoal_ids = [sg.id for sg in info[InfoKeys.SUBGOALS]]
     env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
-    traj = Trajectory(group_id=group_id or f"{env_id}:{seed}", env_id=env_id, seed=seed)
+    traj = Trajectory(group_id=group_id or group_id_of(env_id, seed), env_id=env_id, seed=seed)
     for command in plan:
         pending = [s for s in subgoal_ids if s not in info[InfoKeys.SUBGOALS_ACHIEVED]]
         next_obs, reward, terminated, truncated, info = env.step(command)

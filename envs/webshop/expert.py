@@ -28,7 +28,7 @@ from hiergym.envs.webshop.state import (
     VIEW_MAIN,
 )
 from hiergym.info_keys import InfoKeys
-from hiergym.types import Trajectory, Turn
+from hiergym.types import Trajectory, Turn, group_id_of
 
 MAX_EXPERT_RESULT_PAGES = 5
 """Result pages the expert looks through before settling for the best product it saw."""
@@ -116,7 +116,7 @@ def run_episode(env: Any, make_policy: Callable[[Goal, Any], Callable[[dict], st
         )
         obs = next_obs
     return Trajectory(
-        group_id=f"webshop-{seed}", env_id=env_id, seed=seed, turns=turns,
+        group_id=group_id_of(env_id, seed), env_id=env_id, seed=seed, turns=turns,
         episode_return=sum(t.reward for t in turns), success=bool(info[InfoKeys.WON]),
     )
 

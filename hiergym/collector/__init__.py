@@ -20,7 +20,6 @@ from hiergym.collector.loop import (
     StepHook,
     Task,
     WorkerCrashError,
-    anchor_from,
     group_id_of,
     sampling_seed,
 )
@@ -45,7 +44,6 @@ __all__ = [
     "StepHook",
     "Task",
     "WorkerCrashError",
-    "anchor_from",
     "env_action_of",
     "group_id_of",
     "sampling_seed",

@@ -29,7 +29,8 @@ from hiergym.collector.hosts import EnvFn, Host, InProcessHost, ProcessHost
 from hiergym.collector.policy import env_action_of
 from hiergym.error import ConfigError, GroupMismatchError, HierGymError
 from hiergym.info_keys import InfoKeys
-from hiergym.types import Trajectory, Turn
+from hiergym.types import Trajectory, Turn, group_id_of
+from hiergym.wrappers.anchor_hash import anchor_of
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +48,6 @@ class WorkerCrashError(HierGymError, RuntimeError):
     """An env kept crashing after ``max_restarts`` re-runs of the same episode."""
 
 
-def group_id_of(env_id: str, seed: int) -> str:
-    """Stable group id of a task: same env and seed, same group."""
-    return f"{env_id}#{seed}"
-
-
 def sampling_seed(stream: int, task_seed: int, copy: int, turn: int) -> int:
     """Seed of one agent call of one episode: a pure function of (run stream, task seed, copy, turn).
 
@@ -61,15 +57,6 @@ def sampling_seed(stream: int, task_seed: int, copy: int, turn: int) -> int:
     """
     key = f"{stream}/{task_seed}/{copy}/{turn}".encode()
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
-
-
-def anchor_from(obs: Any, info: dict[str, Any]) -> str:
-    """The state key of an observation: ``info["anchor"]`` (AnchorHash) or a blake2b digest of the observation."""
-    anchor = info.get(InfoKeys.ANCHOR)
-    if anchor is not None:
-        return str(anchor)
-    raw = info.get(InfoKeys.RAW_OBSERVATION, obs)
-    return hashlib.blake2b(str(raw).encode("utf-8"), digest_size=16).hexdigest()
 
 
 # ----------------------------------------------------------------------------- bookkeeping
@@ -298,7 +285,7 @@ class _Run:
 
     def _started(self, i: int, obs: str, info: dict[str, Any]) -> None:
         slot = self.slots[i]
-        anchor = anchor_from(obs, info)
+        anchor = anchor_of(info.get(InfoKeys.RAW_OBSERVATION, obs), info)  # falls back to the observation
         first = self.start_anchor.setdefault(slot.task.group_id, anchor)
         if first != anchor:
             raise GroupMismatchError(
@@ -325,7 +312,7 @@ class _Run:
             reward=reward,
             terminated=terminated,
             truncated=truncated,
-            anchor=anchor_from(slot.obs, slot.info),
+            anchor=anchor_of(slot.info.get(InfoKeys.RAW_OBSERVATION, slot.obs), slot.info, "none"),  # None: the learner's fallback
             subgoal=slot.info.get(InfoKeys.SUBGOAL),
             subgoal_done=bool(info.get(InfoKeys.SUBGOAL_DONE, False)),
             action_valid=bool(info.get(InfoKeys.ACTION_VALID, action.format_ok)),

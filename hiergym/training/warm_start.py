@@ -15,7 +15,8 @@ import numpy as np
 
 from hiergym.training.config_files import load_entry_point
 from hiergym.training.configs import TrainConfig
-from hiergym.types import Generation, Trajectory, Turn
+from hiergym.info_keys import InfoKeys
+from hiergym.types import Generation, Trajectory, Turn, group_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -32,16 +33,21 @@ def expert_demonstrations(config: TrainConfig, agent: Any, make_env: Callable[[s
     for seed in range(config.warm_start.seed_start, config.warm_start.seed_start + config.warm_start.episodes):
         env = make_env(config.env.env_id)
         obs, _ = env.reset(seed=seed)
-        traj = Trajectory(group_id=f"expert#{seed}", env_id=config.env.env_id, seed=seed)
+        traj = Trajectory(group_id=group_id_of(config.env.env_id, seed), env_id=config.env.env_id, seed=seed)
         for action in expert(env.unwrapped) or []:
             answer = f"<action>{action}</action>"
             response = tok(answer, add_special_tokens=False)["input_ids"]
             prompt = tok(agent.prompt(obs))["input_ids"]
             gen = Generation(prompt, response, [0.0] * len(response), answer, role=agent.role)
-            obs, reward, terminated, truncated, _ = env.step(answer)
-            traj.turns.append(Turn(observation=obs, action=action, raw_action=answer, reward=reward, terminated=terminated, truncated=truncated, generations=[gen]))
+            next_obs, reward, terminated, truncated, info = env.step(answer)
+            valid = bool(info.get(InfoKeys.ACTION_VALID, True))
+            # the observation the answer was given to (the one its prompt shows), not the one it led to
+            traj.turns.append(Turn(observation=obs, action=action, raw_action=answer, reward=reward, terminated=terminated, truncated=truncated, action_valid=valid, generations=[gen]))
+            obs = next_obs
             if terminated or truncated:
+                traj.success = bool(info.get(InfoKeys.WON, False))
                 break
+        traj.episode_return = float(sum(traj.rewards))
         env.close()
         trajectories.append(traj)
     return trajectories

@@ -212,11 +212,27 @@ def test_subgoals_pickle_and_check_through_wrappers():
     assert not any(s.check(env) for s in info[InfoKeys.SUBGOALS])
 
 
-def test_presets_are_registered():
-    for name in ("PickPlace", "PickClean", "PickHeat", "PickCool", "LookInLight", "PickTwo"):
-        env = hiergym.make(f"hiergym/Household-{name}-v0")
-        env.reset(seed=0)
-        env.close()
+@pytest.mark.parametrize(
+    "name, task_type",
+    [
+        ("PickPlace", "pick_and_place"),
+        ("PickClean", "pick_clean_then_place"),
+        ("PickHeat", "pick_heat_then_place"),
+        ("PickCool", "pick_cool_then_place"),
+        ("LookInLight", "look_at_obj_in_light"),
+        ("PickTwo", "pick_two_obj_and_place"),
+    ],
+)
+def test_presets_are_registered_with_their_task_type(name, task_type):
+    env = hiergym.make(f"hiergym/Household-{name}-v0")
+    for seed in range(3):  # every seed draws a task of the preset's type, and its expert plan wins
+        obs, info = env.reset(seed=seed)
+        assert env.unwrapped.task.type == task_type
+        assert isinstance(obs, str) and info[InfoKeys.TASK] in obs and info[InfoKeys.SUBGOALS]
+        for command in env.unwrapped.expert_plan():
+            *_, info = env.step(command)
+        assert info[InfoKeys.WON]
+    env.close()
 
 
 def test_expert_plan_method_works_from_any_point_through_wrappers():

@@ -19,6 +19,7 @@ from hiergym.envs.multiagent.key_door import KeyDoorEnv
 from hiergym.envs.multiagent.oracles import foraging_oracle, goal_grid_oracle, key_door_oracle
 from hiergym.error import EnvSpecError
 from hiergym.info_keys import InfoKeys
+from hiergym.wrappers.canonical import canonical
 
 ENVS = {
     "goal_grid": (GoalGridEnv, goal_grid_oracle, {"n_agents": 3, "n_goals": 2}),
@@ -122,7 +123,19 @@ def test_spaces_state_and_infos(spec):
         assert mask.dtype == np.int8 and mask.shape == (env.action_space(agent).n,) and mask[0] == 1
         assert info[InfoKeys.ADMISSIBLE_ACTIONS] == [env.ACTIONS[i] for i in np.flatnonzero(mask)]
         assert info[InfoKeys.SUBGOALS] and info[InfoKeys.WON] is False
-        assert hash(info[InfoKeys.ANCHOR_STATE]) is not None
+    states = {infos[agent][InfoKeys.ANCHOR_STATE] for agent in env.agents}  # a set: every state must hash
+    assert len(states) == 1  # one global true state, shared by all agents
+    state = states.pop()
+    assert isinstance(state, tuple) and canonical(state).startswith("[")  # plain data that AnchorHash digests
+    rng = np.random.default_rng(0)
+    for _ in range(10):  # the state changes exactly when some agent's action had an effect
+        actions = {agent: int(rng.choice(np.flatnonzero(infos[agent][InfoKeys.ACTION_MASK]))) for agent in env.agents}
+        *_, infos = env.step(actions)
+        if not env.agents:
+            break
+        new = infos[env.agents[0]][InfoKeys.ANCHOR_STATE]
+        assert (new != state) == any(infos[agent][InfoKeys.ACTION_EFFECTIVE] for agent in env.agents)
+        state = new
     assert env.observation_space("agent_0") is env.observation_space("agent_0")
 
 

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hiergym.info_keys import InfoKeys
-from hiergym.wrappers import AnchorHash, ParallelAnchorHash, canonical, state_digest
+from hiergym.error import ConfigError
+from hiergym.wrappers import AnchorHash, ParallelAnchorHash, anchor_of, canonical, state_digest
 from tests.fixtures_envs import SwitchesEnv
 
 
@@ -35,9 +36,23 @@ def test_anchor_at_reset_and_fallback_to_observation():
             del info[InfoKeys.ANCHOR_STATE]
             return info
 
-    env2 = AnchorHash(NoState())
-    obs, info2 = env2.reset(seed=0)
-    assert info2[InfoKeys.ANCHOR] == state_digest(("obs", obs))
+    # without a state the learner decides (GiGPOConfig.anchor_fallback): the anchor is None ...
+    obs, info2 = AnchorHash(NoState()).reset(seed=0)
+    assert info2[InfoKeys.ANCHOR] is None and anchor_of(obs, info2, "none") is None
+    # ... unless the wrapper is asked to key states by their observation
+    obs, info3 = AnchorHash(NoState(), fallback="observation").reset(seed=0)
+    assert info3[InfoKeys.ANCHOR] == state_digest(("obs", obs)) == anchor_of(obs, info2, "observation")
+    with pytest.raises(ConfigError, match="fallback"):
+        AnchorHash(NoState(), fallback="text")
+
+
+def test_anchor_of_prefers_the_wrapper_anchor_then_the_state_then_the_fallback():
+    assert anchor_of("obs", {InfoKeys.ANCHOR: "abc", InfoKeys.ANCHOR_STATE: (1,)}) == "abc"
+    assert anchor_of("obs", {InfoKeys.ANCHOR_STATE: (1,)}, "none") == state_digest(("state", (1,)))
+    # a state and an observation that render alike never share a key
+    assert anchor_of((1,), {}) != anchor_of("obs", {InfoKeys.ANCHOR_STATE: (1,)})
+    with pytest.raises(ValueError, match="fallback"):
+        anchor_of("obs", {}, "text")
 
 
 def test_digest_is_stable_across_processes():
