@@ -64,7 +64,8 @@ class TeamSubgoalHooks:
         subgoal_ids: a fixed subgoal set (ids from the env's lists), or empty for each agent's own list.
         features: add ``subgoal_feat`` (``SUBGOAL_FEAT_DIM`` per subgoal; the env must be a grid with cell targets).
         mask_achieved: hide subgoals the env reports as achieved (``info["subgoals_achieved"]``).
-        bonus / cost: intrinsic reward on achieving the subgoal / on any other step.
+        bonus: intrinsic reward on achieving the subgoal.
+        cost: intrinsic cost of any other step (subtracted).
     """
 
     def __init__(
