@@ -24,6 +24,7 @@ from hiergym.envs.common import (
     text_space,
 )
 from hiergym.envs.tw.games import MAX_TEXTWORLD_SEED, GameKey, challenge_settings, ensure_game, quiet_jericho
+from hiergym.envs.tw.sandbox import PrivateDir
 from hiergym.envs.tw.subgoals import FactSpeller, advance_progress, anchor_of, policy_steps, subgoals_from_policy
 from hiergym.envs.tw.text import EMPTY_COMMAND_FEEDBACK, clean_feedback, refusal
 from hiergym.error import EnvSpecError
@@ -63,9 +64,12 @@ class TextWorldEnv(gym.Env[str, str]):
     **Action space.** ``Text(512)`` over printable ASCII: a command such as ``"open chest drawer"``.
     Commands are lower-cased and whitespace-collapsed. Non-strings and empty strings are
     malformed (``action_format_ok`` False). Interpreter meta commands (``quit``, ``restart``,
-    ``undo``, ``save``, ``restore``, ``tw-*``) and several commands in one string are refused
-    without reaching the game. Other commands go to the game, which answers in its own words
-    ("That's not a verb I recognise.").
+    ``undo``, ``save``, ``restore``, ``script``, ``oops``, ``again``, ... and ``tw-*``), matched as
+    the game's parser matches words (only their first 9 letters: ``transcripts`` is
+    ``transcript``), and several commands in one string are refused without reaching the game.
+    Other commands go to the game, which answers in its own words ("That's not a verb I
+    recognise."). The interpreter runs in a private temporary directory (removed by ``close()``),
+    so no file it could write lands in the current directory or next to the game files.
 
     **Observation space.** ``Text(8192)`` over printable ASCII: the parts named in ``obs_parts``
     joined by blank lines: ``feedback`` (the game's answer; at reset the objective and the first
@@ -139,6 +143,7 @@ class TextWorldEnv(gym.Env[str, str]):
         self.observation_space = text_space(MAX_OBS_CHARS)
         self.action_space = text_space(MAX_ACTION_CHARS)
         self._loaded: OrderedDict[str, _LoadedGame] = OrderedDict()
+        self._private_dir = PrivateDir()
         self._game: _LoadedGame | None = None
         self._speller = FactSpeller()
         self.game_path: Path | None = None
@@ -156,7 +161,8 @@ class TextWorldEnv(gym.Env[str, str]):
         super().reset(seed=seed)
         self.game_path = self._pick_game()
         self._game = self._load(self.game_path)
-        self._state = self._game.interpreter.reset()
+        with self._private_dir.inside():
+            self._state = self._game.interpreter.reset()
         self._score = float(self._state["score"] or 0)
         self._steps = 0
         self._won = self._lost = False
@@ -199,8 +205,10 @@ class TextWorldEnv(gym.Env[str, str]):
         return self._last_obs if self.render_mode == "ansi" else None
 
     def close(self) -> None:
-        for game in self._loaded.values():
-            game.interpreter.close()
+        with self._private_dir.inside():
+            for game in self._loaded.values():
+                game.interpreter.close()
+        self._private_dir.remove()
         self._loaded.clear()
         self._game = None
 
@@ -219,16 +227,20 @@ class TextWorldEnv(gym.Env[str, str]):
         if key in self._loaded:
             self._loaded.move_to_end(key)
             return self._loaded[key]
-        game = _start(path, self.obs_parts)
+        absolute = path.absolute()  # the interpreter runs in the private directory
+        with self._private_dir.inside():
+            game = _start(absolute, self.obs_parts)
         self._loaded[key] = game
         if len(self._loaded) > MAX_LOADED_GAMES:
             _, oldest = self._loaded.popitem(last=False)
-            oldest.interpreter.close()
+            with self._private_dir.inside():
+                oldest.interpreter.close()
         return game
 
     def _send(self, command: str) -> tuple[str, bool]:
         """Play ``command``; returns the game's feedback and whether the true state changed."""
-        self._state, _, _ = self._game.interpreter.step(command)
+        with self._private_dir.inside():
+            self._state, _, _ = self._game.interpreter.step(command)
         facts = self._speller(self._state["_facts"])
         effective = facts != self.true_facts
         if effective:  # unchanged facts: same anchor object (AnchorHash reuses its digest), same progress
@@ -265,7 +277,10 @@ class TextWorldEnv(gym.Env[str, str]):
 
 
 def _start(path: Path, obs_parts: Sequence[str]) -> _LoadedGame:
-    """Start TextWorld's interpreter with state tracking on, requesting only the infos we use."""
+    """Start TextWorld's interpreter with state tracking on, requesting only the infos we use.
+
+    Call inside the env's private directory: the interpreter opens files relative to it.
+    """
     import textworld
 
     infos = textworld.EnvInfos(

@@ -13,8 +13,41 @@ _STATUS_LINE = re.compile(r"\n*>?[ \t]*-= [^\n]* =-[^\n]*\Z")
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
-META_VERBS = frozenset({"quit", "q", "restart", "restore", "save", "undo", "script", "unscript", "transcript", "noscript"})
-"""Interpreter commands that would leave TextWorld's state tracking behind (or wait for a yes/no)."""
+DICTIONARY_WORD_ZCHARS = 9
+"""Z-machine v5+ dictionary words hold 9 Z-characters: the game's parser reads only that much of a
+typed word, so ``transcriptxyz`` and ``transcripts`` both are the dictionary word ``transcrip``."""
+_ALPHABET_A0 = frozenset(string.ascii_lowercase)  # 1 Z-character each
+_ALPHABET_A2 = frozenset("^0123456789.,!?_#'\"/\\-:()")  # a shift plus the character: 2 each
+_ZSCII_ESCAPE_ZCHARS = 4  # anything else: shift, escape and two 5-bit halves
+
+META_VERBS = frozenset({
+    # Inform 7 Standard Rules: out-of-world actions (files, interpreter settings, score report)
+    "quit", "q", "die", "restart", "restore", "save", "verify", "version",
+    "script", "transcript", "unscript", "noscript",
+    "superbrief", "short", "verbose", "long", "brief", "normal",
+    "notify", "nouns", "pronouns", "score", "fullscore", "full",
+    # words the parser acts on itself before any verb: undo, correct the last command, repeat it
+    "undo", "oops", "o", "again", "g",
+    # TextWorld's debug command that prints the whole hidden world state
+    "print_state",
+})
+"""First words the game handles outside its world: file access (``save``, ``script``/``transcript``),
+restarts and undo that TextWorld's state tracking cannot follow, and commands that change or
+repeat earlier input. Matched as the game's parser matches them (``META_FORMS``)."""
+
+
+def dictionary_form(word: str) -> str:
+    """``word`` as the game's dictionary stores it: cut after ``DICTIONARY_WORD_ZCHARS`` Z-characters."""
+    used = 0
+    for i, ch in enumerate(word):
+        used += 1 if ch in _ALPHABET_A0 else 2 if ch in _ALPHABET_A2 else _ZSCII_ESCAPE_ZCHARS
+        if used > DICTIONARY_WORD_ZCHARS:
+            return word[:i]
+    return word
+
+
+META_FORMS = frozenset(dictionary_form(v) for v in META_VERBS)
+"""Dictionary forms of ``META_VERBS``: a typed first word with one of these forms is refused."""
 
 TRACKER_PREFIX = "tw-"  # TextWorld's own debug commands (tw-trace-actions, tw-extra-infos)
 COMMAND_SEPARATORS = re.compile(r"[.;,]|\bthen\b")  # Inform would run several commands in one step
@@ -53,7 +86,7 @@ def refusal(command: str) -> str | None:
     if not command:
         return EMPTY_COMMAND_FEEDBACK
     verb = command.split(" ", 1)[0]
-    if verb in META_VERBS or verb.startswith(TRACKER_PREFIX):
+    if dictionary_form(verb) in META_FORMS or verb.startswith(TRACKER_PREFIX):
         return META_COMMAND_FEEDBACK
     if COMMAND_SEPARATORS.search(command):
         return MULTI_COMMAND_FEEDBACK

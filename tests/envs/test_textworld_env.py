@@ -1,5 +1,8 @@
 """TextWorldEnv: subgoals from the walkthrough, order-independent anchors, invalid commands, seeding, play."""
 
+import os
+import tempfile
+
 import gymnasium
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +14,8 @@ import hiergym
 from hiergym.envs.common import INVALID_ACTION_PENALTY
 from hiergym.envs.tw.env import TextWorldEnv
 from hiergym.envs.tw.games import GameKey, ensure_game
+from hiergym.envs.tw.sandbox import PRIVATE_DIR_PREFIX
+from hiergym.envs.tw.text import DICTIONARY_WORD_ZCHARS, META_COMMAND_FEEDBACK, META_VERBS, dictionary_form
 from hiergym.error import EnvSpecError
 from hiergym.info_keys import InfoKeys
 from hiergym.play import play_text_env
@@ -218,3 +223,80 @@ def test_registered_presets_make_and_play_in_the_terminal(monkeypatch):
     total = play_text_env("hiergym/TextWorld-Simple-v0", seed=0, read=lambda prompt: next(commands), write=shown.append)
     assert total == info[InfoKeys.MAX_SCORE]
     assert "You won!" in shown[-1] and "actions: " in shown[0]
+
+
+# --- interpreter meta commands: refused as the game's parser reads them, and no file written anywhere ---
+
+
+def _meta_variants() -> list[str]:
+    """Each meta verb as typed, shouted, with words after it, and (for words the parser cuts) longer."""
+    variants = set()
+    for verb in META_VERBS:
+        variants |= {verb, verb.upper(), f"{verb} on", f"{verb} game"}
+        form = dictionary_form(verb)
+        if form != verb or len(form) == DICTIONARY_WORD_ZCHARS:  # the parser reads only `form`
+            variants |= {form, form + "zz", form + "s", form + "xyz", verb + "s", verb + "xyz"}
+    return sorted(variants)
+
+
+def _files_under(*dirs):
+    return {p for d in dirs if d is not None and d.exists() for p in d.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def isolated_dirs(tmp_path, monkeypatch):
+    """A fresh current directory and a fresh system temp dir, so any file written is seen."""
+    cwd, tmp = tmp_path / "cwd", tmp_path / "tmp"
+    cwd.mkdir()
+    tmp.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    return cwd, tmp
+
+
+@pytest.mark.parametrize("word, form", [("transcriptxyz", "transcrip"), ("transcripts", "transcrip"), ("transcripzz", "transcrip"),
+                                        ("transcrip", "transcrip"), ("save", "save"), ("superbriefly", "superbrie"),
+                                        ("tw-extra-infos", "tw-extra"), ("print_state", "print_st"), ("o'clock", "o'clock")])
+def test_words_are_cut_like_the_games_dictionary(word, form):
+    assert dictionary_form(word) == form
+
+
+def test_every_meta_verb_and_its_variants_is_refused_and_writes_no_file(isolated_dirs):
+    cwd, tmp = isolated_dirs
+    env = small_env()
+    _, info = env.reset(seed=0)
+    game_dir = env.game_path.parent
+    game_files_before = _files_under(game_dir)
+    variants = _meta_variants()
+    assert {"transcriptxyz", "transcripts", "transcripzz", "script on", "save", "q", "oops", "g"} <= set(variants)
+    for command in variants:
+        obs, reward, terminated, _, after = env.step(command)
+        assert META_COMMAND_FEEDBACK in obs, command
+        assert reward == pytest.approx(INVALID_ACTION_PENALTY) and not after[InfoKeys.ACTION_VALID], command
+        assert not terminated and after[InfoKeys.ANCHOR_STATE] == info[InfoKeys.ANCHOR_STATE], command
+    env.step("look")  # an open transcript would log this
+    assert _files_under(cwd, tmp) == set()
+    assert _files_under(game_dir) == game_files_before
+    env.close()
+
+
+def test_anything_the_interpreter_writes_stays_in_a_private_dir_removed_on_close(isolated_dirs, monkeypatch):
+    # Second line of defence: let file-writing commands through the screen and see where files go.
+    import hiergym.envs.tw.env as tw_env
+
+    cwd, tmp = isolated_dirs
+    env = small_env()
+    env.reset(seed=0)
+    game_dir = env.game_path.parent
+    game_files_before = _files_under(game_dir)
+    monkeypatch.setattr(tw_env, "refusal", lambda command: None)
+    for command in ("transcriptxyz", "look", "save"):
+        env.step(command)
+    private = env._private_dir.path
+    assert private is not None and private.parent == tmp and private.name.startswith(PRIVATE_DIR_PREFIX)
+    written = _files_under(cwd, tmp)
+    assert written and all(private in p.parents for p in written)  # the transcript and the save file
+    assert _files_under(game_dir) == game_files_before
+    assert os.getcwd() == str(cwd)
+    env.close()
+    assert not private.exists() and _files_under(cwd, tmp) == set()
