@@ -214,7 +214,7 @@ def _mean_metrics(per_update: list[dict[str, float]]) -> dict[str, float]:
     """Average each metric over the optimiser updates of one step; ``updates`` counts them."""
     if not per_update:
         return {}
-    keys = set().union(*per_update)
+    keys = sorted(set().union(*per_update))  # sorted: metrics.csv columns must not depend on PYTHONHASHSEED
     out = {k: sum(m[k] for m in per_update if k in m) / sum(k in m for m in per_update) for k in keys}
     out["updates"] = float(len(per_update))
     return out

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import tyro
 
+from hiergym.error import HierGymError
 from hiergym.training.configs import TrainConfig  # light: dataclasses only, no torch
 
 
@@ -94,11 +95,28 @@ COMMANDS: dict[str, Callable[..., Any] | dict[str, Callable[..., Any]]] = {
 }
 
 
+DEBUG_FLAG = "--debug"
+"""Anywhere on the command line: show the full traceback of an error instead of one line."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Dispatch ``hiergym <command> [<sub>] [flags]``; a dict value is a command group."""
+    """Run ``hiergym <command> [<sub>] [flags]``; a hiergym error is one line on stderr (exit 2), ``--debug`` shows its traceback."""
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in argv
+    argv = [a for a in argv if a != DEBUG_FLAG]
+    try:
+        _dispatch(argv)
+    except HierGymError as e:
+        if debug:
+            raise
+        print(f"error: {e}  (add {DEBUG_FLAG} for the traceback)", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _dispatch(argv: list[str]) -> None:
+    """Dispatch to a command; a dict value in ``COMMANDS`` is a command group."""
     group = COMMANDS.get(argv[0]) if argv else None
     if isinstance(group, dict):
         name = argv[0]

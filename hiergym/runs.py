@@ -8,11 +8,17 @@ Layout of a run dir::
     throughput.csv       wall-clock numbers (steps/s, tokens/s, time shares): they differ run to run
     tb/                  TensorBoard events of both
     curve.png            learning curve (training and held-out success, return)
-    samples.jsonl        a few sampled trajectories per iteration (``hiergym.types.save_jsonl``)
+    samples.jsonl        a few sampled trajectories per iteration (``hiergym.types.save_jsonl``),
+                         each tagged with its iteration in ``meta["iteration"]``
     checkpoints/step-N.pt  model, trainer (optimizer, scheduler, shuffle RNG), RNG states, step
 
-Checkpoints are written to a temporary file and renamed, so a crash mid-write never
-leaves a truncated ``latest`` checkpoint.
+Checkpoints are written atomically (a temporary file in the same directory, fsync, ``os.replace``)
+and verified when loaded: a checkpoint that does not load (truncated, corrupt) is skipped with a
+warning naming it, and the previous one is used. Resuming from step N (``RunDir.resume_at``) cuts
+every log back to N: rows and samples of iterations >= N go, so a resumed run's files equal an
+uninterrupted run's; a run killed before its first checkpoint resumes from step 0 (fresh logs).
+TensorBoard event files are append-only: the events written after step N stay in the old file but
+the writer records a purge marker (``SummaryWriter(purge_step=N)``), so TensorBoard hides them.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +41,7 @@ from hiergym.types import Trajectory, save_jsonl
 logger = logging.getLogger(__name__)
 
 STEP_KEY = "iteration"
+"""Column of the step in metrics.csv / throughput.csv, and ``Trajectory.meta`` key of a sample's step."""
 CHECKPOINT_GLOB = "step-*.pt"
 KEEP_CHECKPOINTS = 2
 CURVE_KEYS = ("success", "eval_success", "return")
@@ -89,12 +98,64 @@ class CsvLog:
         columns: dict[str, None] = {}
         for row in self.rows:
             columns.update(dict.fromkeys(row))
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", newline="") as f:
+        def write(f: Any) -> None:
             writer = csv.DictWriter(f, fieldnames=list(columns))
             writer.writeheader()
             writer.writerows(self.rows)
-        tmp.replace(self.path)
+
+        atomic_write(self.path, write, text=True)
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], *, text: bool = False) -> Path:
+    """Write ``path`` all-or-nothing: ``write(f)`` fills a temporary file in the same directory,
+    which is flushed, fsynced and renamed over ``path`` (``os.replace`` is atomic on POSIX and Windows)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w" if text else "wb", **({"newline": "", "encoding": "utf-8"} if text else {})) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened (Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def truncate_samples(path: Path, step: int) -> int:
+    """Drop the trajectories of iterations >= ``step`` from a samples.jsonl file; returns how many were dropped.
+
+    Lines without an iteration tag (written by other tools) are kept.
+    """
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            it = json.loads(line).get("meta", {}).get(STEP_KEY)
+            if it is not None and int(it) >= step:
+                dropped += 1
+            else:
+                kept.append(line if line.endswith("\n") else line + "\n")
+    if dropped:
+        atomic_write(path, lambda f: f.writelines(kept), text=True)
+    return dropped
 
 
 def _parse(value: str) -> float | int | str:
@@ -125,8 +186,25 @@ class RunDir:
         config_file.write_text(config_json)
         self.metrics = CsvLog(self.path / "metrics.csv")
         self.throughput = CsvLog(self.path / "throughput.csv")
+        self.samples_path = self.path / "samples.jsonl"
         self._tb_enabled = tensorboard
         self._tb: Any = None
+        self._tb_purge_step: int | None = None
+
+    def resume_at(self, step: int) -> None:
+        """Cut every log back to ``step`` (the checkpoint a resume starts from; 0 = start afresh).
+
+        Rows of metrics.csv / throughput.csv and samples of iterations >= ``step`` are dropped;
+        TensorBoard hides its events from ``step`` on (purge marker; the event files are append-only).
+        """
+        self.metrics.truncate(step)
+        self.throughput.truncate(step)
+        dropped = truncate_samples(self.samples_path, step)
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+        self._tb_purge_step = step
+        logger.info("%s: logs cut back to step %d (%d samples dropped)", self.path, step, dropped)
 
     # -- logging --------------------------------------------------------------------------
 
@@ -144,11 +222,14 @@ class RunDir:
         if self._tb is None and self._tb_enabled:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(self.path / "tb"))
+            self._tb = SummaryWriter(str(self.path / "tb"), purge_step=self._tb_purge_step)
         return self._tb
 
-    def save_samples(self, trajectories: Iterable[Trajectory]) -> None:
-        save_jsonl(trajectories, self.path / "samples.jsonl", append=True)
+    def save_samples(self, trajectories: Iterable[Trajectory], step: int | None = None) -> None:
+        """Append trajectories to samples.jsonl; ``step`` tags each (``meta["iteration"]``) so a resume can cut them."""
+        if step is not None:
+            trajectories = [replace(t, meta={**t.meta, STEP_KEY: int(step)}) for t in trajectories]
+        save_jsonl(trajectories, self.samples_path, append=True)
 
     def plot(self, keys: Sequence[str] = CURVE_KEYS, baselines: Mapping[str, Mapping[str, float]] | None = None) -> Path:
         """Write ``curve.png`` (matplotlib Agg) from the metrics rows; returns its path."""
@@ -157,29 +238,44 @@ class RunDir:
     # -- checkpoints ----------------------------------------------------------------------
 
     def save_checkpoint(self, step: int, state: Mapping[str, Any]) -> Path:
-        """Atomically write ``{step, rng, **state}``; keeps the newest ``KEEP_CHECKPOINTS``."""
+        """Atomically write ``{step, rng, **state}`` (temp file, fsync, rename); keeps the newest ``KEEP_CHECKPOINTS``."""
         import torch
 
         path = self.ckpt_dir / f"step-{step:06d}.pt"
-        tmp = path.with_suffix(".tmp")
-        torch.save({"step": step, "rng": capture_rng(), **state}, tmp)
-        tmp.replace(path)
+        payload = {"step": step, "rng": capture_rng(), **state}
+        atomic_write(path, lambda f: torch.save(payload, f))
         for old in sorted(self.ckpt_dir.glob(CHECKPOINT_GLOB))[:-KEEP_CHECKPOINTS]:
             old.unlink()
         return path
 
     def latest_checkpoint(self) -> dict[str, Any] | None:
-        import torch
-
-        found = sorted(self.ckpt_dir.glob(CHECKPOINT_GLOB))
-        if not found:
-            return None
-        return torch.load(found[-1], weights_only=False)
+        """The newest checkpoint that loads and names its own step; a bad one is skipped with a warning naming it."""
+        for path in sorted(self.ckpt_dir.glob(CHECKPOINT_GLOB), reverse=True):
+            state = load_checkpoint(path)
+            if state is not None:
+                return state
+        return None
 
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """A checkpoint's state, or None (with a warning naming the file) when it is truncated or corrupt."""
+    import torch
+
+    try:
+        state = torch.load(path, weights_only=False, map_location="cpu")
+    except Exception as e:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for a damaged file
+        logger.warning("checkpoint %s is unreadable (%s: %s); falling back to the previous one", path, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+        return None
+    expected = int(path.stem.split("-")[-1])
+    if not isinstance(state, dict) or state.get("step") != expected:
+        logger.warning("checkpoint %s does not hold step %d; falling back to the previous one", path, expected)
+        return None
+    return state
 
 
 def _as_dict(config: Any) -> Any:

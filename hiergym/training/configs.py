@@ -10,6 +10,7 @@ evaluation uses ``eval_episodes`` seeds from ``eval_seed_start`` (a disjoint ran
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -21,6 +22,8 @@ from hiergym.error import ConfigError
 
 EVAL_SEED_START = 1_000_000
 """Held-out seeds start here; training seeds must stay below."""
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+"""Devices a run can name (``auto`` = cuda when available, else cpu)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,12 @@ class EnvConfig:
             close = difflib.get_close_matches(self.env_id, known, n=3, cutoff=0.5)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError("env.env_id", self.env_id, f"{hint}a registered single-agent id (run `hiergym list`)")
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
+            raise ConfigError("env.max_episode_steps", self.max_episode_steps, "an integer >= 1, or None for the env's own limit")
         if self.history_k < 0:
             raise ConfigError("env.history_k", self.history_k, "an integer >= 0")
+        if self.num_workers < 0:
+            raise ConfigError("env.num_workers", self.num_workers, "0 (envs in the trainer process) or a number of worker processes")
         if self.template is not None and not Path(self.template).is_file():
             raise ConfigError("env.template", self.template, "an existing PromptTemplate .toml/.json file")
 
@@ -73,6 +80,37 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.path is not None and not (Path(self.path) / "config.json").is_file():
             raise ConfigError("model.path", self.path, "a local model directory with config.json (save_pretrained), or unset for a tiny model")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ConfigError("model.device", self.device, "'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError("model.threads", self.threads, "an integer >= 1, or None for torch's default")
+        _check_tiny(self.tiny)
+
+    def check_device(self) -> None:
+        """The device exists on this machine (imports torch: run when training starts, not at parse time)."""
+        if self.device in ("auto", "cpu"):
+            return
+        import torch
+
+        if self.device.startswith("cuda"):
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            index = int(self.device.partition(":")[2] or 0)
+            if index >= count:
+                found = f"this machine has {count} CUDA device(s)" if count else "CUDA is not available on this machine"
+                raise ConfigError("model.device", self.device, f"an available device ({found}); use 'auto' or 'cpu'")
+        elif self.device == "mps" and not torch.backends.mps.is_available():
+            raise ConfigError("model.device", self.device, "an available device (MPS is not available on this machine); use 'auto' or 'cpu'")
+
+
+def _check_tiny(spec: TinyModelSpec) -> None:
+    """Shapes a tiny Llama can be built with (else transformers fails deep inside with a shape error)."""
+    for name in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "max_position_embeddings"):
+        if getattr(spec, name) < 1:
+            raise ConfigError(f"model.tiny.{name}", getattr(spec, name), "an integer >= 1")
+    if spec.hidden_size % spec.num_attention_heads:
+        raise ConfigError("model.tiny.num_attention_heads", spec.num_attention_heads, f"a divisor of hidden_size={spec.hidden_size}")
+    if spec.num_attention_heads % spec.num_key_value_heads:
+        raise ConfigError("model.tiny.num_key_value_heads", spec.num_key_value_heads, f"a divisor of num_attention_heads={spec.num_attention_heads}")
 
 
 @dataclass(frozen=True)
@@ -115,6 +153,14 @@ class WarmStartConfig:
     seed_start: int = 500_000
     """Demonstration seeds (kept apart from RL training and eval seeds)."""
 
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise ConfigError("warm_start.episodes", self.episodes, "an integer >= 1")
+        if self.steps < 0:
+            raise ConfigError("warm_start.steps", self.steps, "an integer >= 0 (0 = no warm start)")
+        if not self.lr > 0:
+            raise ConfigError("warm_start.lr", self.lr, "a positive learning rate")
+
     def check(self) -> None:
         """Cross-field check, run when training starts (a config file may supply the expert after flags)."""
         if self.steps > 0 and not self.expert:
@@ -123,6 +169,10 @@ class WarmStartConfig:
             raise ConfigError("warm_start.batch_size", self.batch_size, "an integer >= 0 (0 = full batch)")
         if not 0 <= self.content_only_steps <= self.steps:
             raise ConfigError("warm_start.content_only_steps", self.content_only_steps, f"an integer in [0, steps={self.steps}]")
+        if self.steps > 0:
+            from hiergym.training.config_files import load_entry_point
+
+            load_entry_point(self.expert, "warm_start.expert")
 
 
 @dataclass(frozen=True)
@@ -170,9 +220,21 @@ class TrainConfig:
         for name in ("tasks_per_iteration", "num_slots", "eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, getattr(self, name), "an integer >= 1")
+        for name in ("samples_per_iteration", "eval_temperature"):
+            if getattr(self, name) < 0:
+                raise ConfigError(name, getattr(self, name), "a value >= 0")
         last_train_seed = self.train_seed_start + self.iterations * self.tasks_per_iteration
         if last_train_seed > self.eval_seed_start:
             raise ConfigError("eval_seed_start", self.eval_seed_start, f">= {last_train_seed}, so held-out seeds never appear in training")
+
+    def validate(self) -> None:
+        """The checks that need the whole config or the machine (expert importable, device present).
+
+        ``train()`` runs them before it creates or touches the run dir, so a bad value writes nothing
+        and the corrected command can use the same ``out``.
+        """
+        self.warm_start.check()
+        self.model.check_device()
 
     @property
     def group_size(self) -> int:

@@ -69,7 +69,7 @@ class TrainLoop:
         from hiergym.collector import Collector
         from hiergym.runs import RunDir, seed_everything
 
-        config.warm_start.check()
+        config.validate()  # every value checked before the run dir is touched
         self.config = config
         self.run = RunDir(config.out, config, resume=config.resume, tensorboard=config.tensorboard)
         seed_everything(config.seed)
@@ -91,7 +91,8 @@ class TrainLoop:
         from hiergym.runs import restore_rng
 
         state = self.run.latest_checkpoint()
-        if state is None:
+        if state is None:  # killed before its first checkpoint: start afresh, without the old rows
+            self.run.resume_at(0)
             return False
         self.trainer = self._build_trainer()
         self.trainer.load_state_dict(state["trainer"])
@@ -99,8 +100,7 @@ class TrainLoop:
         self.start = int(state["step"])
         self.result.eval_success = {int(k): v for k, v in state.get("eval_success", {}).items()}
         self.result.init_eval_success = state.get("init_eval_success")
-        self.run.metrics.truncate(self.start)
-        self.run.throughput.truncate(self.start)
+        self.run.resume_at(self.start)
         logger.info("resumed %s at iteration %d", self.run.path, self.start)
         return True
 
@@ -147,7 +147,7 @@ class TrainLoop:
         row.update(self._diagnostics(trajs, advantages, batch))
         row.update({f"train/{k}": v for k, v in self.trainer.step(batch).items()})
         self.run.log(it, row, stats.as_dict())
-        self.run.save_samples(trajs[: cfg.samples_per_iteration])
+        self.run.save_samples(trajs[: cfg.samples_per_iteration], step=it)
         return row
 
     def _diagnostics(self, trajs: Sequence[Trajectory], advantages: Sequence[np.ndarray], batch: Any) -> dict[str, float]:
