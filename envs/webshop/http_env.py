@@ -17,6 +17,8 @@ from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OB
 from hiergym.envs.webshop.catalogue import Product
 from hiergym.envs.webshop.env import DEFAULT_MAX_STEPS, DEFAULT_NUM_TASKS, RENDER_MODES, check_kwargs, choose_task, fit_text
 from hiergym.envs.webshop.instructions import Goal
+from hiergym.envs.webshop.state import replace_surrogates
+from hiergym.envs.webshop.store import is_asin
 from hiergym.info_keys import InfoKeys
 from hiergym.types import Subgoal
 
@@ -39,7 +41,9 @@ class WebShopHttpEnv(gym.Env):
     Task ``k`` is the same task as in ``WebShopEnv`` (same catalogue), and the same seed draws
     the same ``k``, so both envs give identical trajectories. ``subgoals`` carry a ``check``
     that reads the ids the server reported achieved. Actions longer than the API limit
-    (4,096 characters) are cut to it before sending; no valid action is that long.
+    (4,096 characters) are cut to it before sending; no valid action is that long. Lone
+    surrogates become U+FFFD before sending, as ``WebShopEnv`` does before parsing (UTF-8 and
+    JSON cannot carry them).
 
     **Version history.** v0: first release.
     """
@@ -103,7 +107,7 @@ class WebShopHttpEnv(gym.Env):
             raise gym.error.ResetNeeded("call reset() before step()")
         if isinstance(action, bytes):
             action = action.decode("utf-8", errors="replace")
-        text = action[: self._max_action_chars] if isinstance(action, str) else ""
+        text = replace_surrogates(action[: self._max_action_chars]) if isinstance(action, str) else ""
         data = self._post(f"/api/sessions/{self.session_id}/step", {"action": text})
         return (
             self._observe(data["observation"]),
@@ -115,6 +119,8 @@ class WebShopHttpEnv(gym.Env):
 
     def product(self, asin: str) -> Product | None:
         """The product page data for ``asin`` from the site (``GET /api/products/{asin}``)."""
+        if not is_asin(asin):
+            return None  # no such product, as in WebShopEnv (and nothing odd goes into a URL)
         response = self._client.get(f"/api/products/{asin}")
         if response.status_code == 404:
             return None

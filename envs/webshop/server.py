@@ -40,7 +40,7 @@ from hiergym.envs.webshop.state import (
     state_info,
     subgoal_specs,
 )
-from hiergym.envs.webshop.store import MAX_QUERY_CHARS, ProductStore
+from hiergym.envs.webshop.store import ASIN_PATTERN, MAX_QUERY_CHARS, ProductStore
 from hiergym.envs.webshop.views import render_page, render_template
 from hiergym.info_keys import InfoKeys
 from hiergym.types import to_jsonable
@@ -59,7 +59,6 @@ MAX_LABEL_CHARS = 256
 MAX_API_STEPS = 1000
 DEFAULT_NUM_TASKS = 100_000
 STATIC_DIR = Path(__file__).parent / "static"
-ASIN_PATTERN = r"^[A-Za-z0-9]{10}$"
 
 
 @dataclass

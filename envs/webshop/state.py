@@ -32,6 +32,19 @@ SEARCH_ACTION_HINT = "search[<query>]"
 SEP = " [SEP] "
 
 _ACTION_RE = re.compile(r"^\s*(search|click)\s*\[(.*)\]\s*$", re.IGNORECASE | re.DOTALL)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with every surrogate code point as U+FFFD.
+
+    A Python string may hold lone surrogates (e.g. from ``errors="surrogateescape"``), but UTF-8
+    and JSON APIs cannot carry them; both WebShop envs apply this first, so an action means the
+    same in-process and over HTTP.
+    """
+    return text if text.isascii() else _LONE_SURROGATE.sub(REPLACEMENT_CHARACTER, text)
+
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,8 @@ class ShopState:
             return self._invalid("The episode is over: the item was bought.", format_ok=True)
         self.steps += 1
         text = action.decode("utf-8", errors="replace") if isinstance(action, bytes) else action
+        if isinstance(text, str):
+            text = replace_surrogates(text)
         match = _ACTION_RE.match(text) if isinstance(text, str) else None
         if match is None:
             return self._invalid("Unknown command. Use search[query] or click[label].", format_ok=False)

@@ -32,6 +32,14 @@ from hiergym.error import HierGymError
 logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 256
+ASIN_PATTERN = r"^[A-Za-z0-9]{10}$"
+"""Product ids: ten letters or digits (matched case-insensitively)."""
+_ASIN_RE = re.compile(ASIN_PATTERN)
+
+
+def is_asin(text: object) -> bool:
+    """Whether ``text`` has the form of a product id (anything else names no product)."""
+    return isinstance(text, str) and _ASIN_RE.fullmatch(text) is not None
 """Longest query (characters) accepted; longer ones raise ``QueryError`` (HTTP 422)."""
 MAX_QUERY_TERMS = 16
 """Most words a query may have after tokenizing."""
@@ -235,6 +243,8 @@ class ProductStore:
 
     def get(self, asin: str) -> Product | None:
         """The product with id ``asin`` (case-insensitive), or None."""
+        if not is_asin(asin):  # e.g. text SQLite cannot encode (lone surrogates): no such product
+            return None
         found = self.get_many([asin])
         return found[0] if found else None
 

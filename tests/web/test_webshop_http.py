@@ -4,11 +4,14 @@ import warnings
 
 import pytest
 from gymnasium.utils.env_checker import check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hiergym.envs.webshop.env import WebShopEnv
 from hiergym.envs.webshop.expert import expert, run_episode
 from hiergym.envs.webshop.http_env import WebShopHttpEnv
 from hiergym.info_keys import InfoKeys
+from hiergym.wrappers import TextActions
 
 from .conftest import NUM_PRODUCTS as N
 
@@ -63,3 +66,52 @@ def test_private_server_starts_and_stops(webshop_cache):
 
     with pytest.raises(httpx.TransportError):
         httpx.get(url + "/healthz", timeout=2)
+
+
+# Text with lone surrogates among ordinary characters: Python strings can hold them, UTF-8 cannot.
+surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+odd_text = st.text(st.one_of(surrogates, st.characters(codec="utf-8"), st.sampled_from("abc []<>/")), max_size=30)
+odd_actions = st.one_of(odd_text, st.builds("{}[{}]".format, st.sampled_from(["search", "click", "CLICK"]), odd_text))
+
+
+def _strip(info):
+    return {k: v for k, v in info.items() if k != InfoKeys.SUBGOALS}
+
+
+@pytest.fixture(scope="module")
+def env_pair(webshop_server, webshop_cache):
+    local = WebShopEnv(num_products=N, cache_dir=webshop_cache, max_steps=10)
+    remote = WebShopHttpEnv(base_url=webshop_server.url, max_steps=10)
+    yield local, remote
+    local.close()
+    remote.close()
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(actions=st.lists(odd_actions, min_size=1, max_size=4), prefix=st.sampled_from([[], ["search[shoes]"]]))
+def test_lone_surrogates_mean_the_same_in_process_and_over_http(env_pair, actions, prefix):
+    local, remote = env_pair
+    assert local.reset(seed=4)[0] == remote.reset(seed=4)[0]
+    for act in prefix + actions:
+        la, ra = local.step(act), remote.step(act)
+        assert la[:4] == ra[:4] and _strip(la[4]) == _strip(ra[4]), act
+    assert local.product("\ud800" * 10) is remote.product("\ud800" * 10) is None
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(bodies=st.lists(odd_text, min_size=1, max_size=3))
+def test_lone_surrogates_through_text_actions_mean_the_same_on_both(env_pair, bodies):
+    local, remote = (TextActions(e) for e in env_pair)
+    local.reset(seed=5)
+    remote.reset(seed=5)
+    for body in bodies:
+        for answer in (f"<think>{body}</think><action>search[{body}]</action>", f"<action>click[{body}]</action>", body):
+            la, ra = local.step(answer), remote.step(answer)
+            assert la[:4] == ra[:4] and _strip(la[4]) == _strip(ra[4]), answer
+
+
+def test_a_lone_surrogate_is_an_invalid_action_not_an_exception(http_env):
+    http_env.reset(seed=0)
+    obs, reward, *_, info = http_env.step("click[\ud800x]")
+    assert reward == pytest.approx(http_env.invalid_action_penalty) and not info[InfoKeys.ACTION_VALID]
+    assert "'?x'" in obs  # shown as the in-process env shows it
