@@ -32,6 +32,7 @@ class InfoKeys:
     PARSED_ACTION = "parsed_action"
     SUBGOAL = "subgoal"
     SUBGOAL_DONE = "subgoal_done"
+    SEGMENT_START = "segment_start"
     SEGMENT_END = "segment_end"
     INTRINSIC_REWARD = "intrinsic_reward"
     ENV_REWARD = "env_reward"
@@ -60,8 +61,9 @@ class InfoKeys:
         ANCHOR: "str: blake2b hex digest of anchor_state (AnchorHash), the GiGPO step-group key",
         RAW_ACTION: "str: the unparsed LLM text (TextActions)",
         PARSED_ACTION: "str | None: the command parsed from the LLM text, None when malformed (TextActions)",
-        SUBGOAL: "str | None: the subgoal the executor currently pursues (SubgoalHooks)",
+        SUBGOAL: "str | None: the subgoal pursued on this step (SubgoalHooks; None at reset and outside segments)",
         SUBGOAL_DONE: "bool: the current subgoal was achieved on this step (SubgoalHooks)",
+        SEGMENT_START: "bool: an executor segment starts on this step (SubgoalHooks)",
         SEGMENT_END: "bool: the executor segment ends on this step (subgoal done or k steps) (SubgoalHooks)",
         INTRINSIC_REWARD: "float: the subgoal bonus and step cost added on this step (SubgoalHooks)",
         ENV_REWARD: "float: the env's reward before any wrapper reshaped it",

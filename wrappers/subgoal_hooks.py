@@ -9,7 +9,7 @@ import gymnasium as gym
 
 from hiergym.error import ConfigError
 from hiergym.info_keys import InfoKeys
-from hiergym.types import Segment, Subgoal
+from hiergym.types import Segment, Subgoal, Trajectory, Turn
 from hiergym.wrappers.parsing import parse_llm_output
 
 MATCH_CUTOFF = 0.85
@@ -48,10 +48,14 @@ class SubgoalHooks(gym.Wrapper):
     names no env subgoal is kept as the subgoal but can only end by the step limit.
     With ``adopt_proposed=True`` the LLM answer itself can set the subgoal, HiPER style: a
     ``<subgoal>`` starts a segment before the action runs when none is open or with
-    ``<switch>SWITCH</switch>`` (``KEEP`` continues the open one).
+    ``<switch>SWITCH</switch>`` (``KEEP`` continues the open one). With ``follow_env=True`` a
+    step with no open segment pursues the env's next subgoal not yet achieved (in the env's
+    order), so a flat policy gets the subgoal bonus and segments without a planner.
 
-    ``info`` gains ``subgoal``, ``subgoal_done``, ``segment_end``, ``intrinsic_reward`` and
-    ``env_reward`` (the reward before the intrinsic part was added).
+    ``info`` gains ``subgoal`` (pursued on this step), ``subgoal_done``, ``segment_start``,
+    ``segment_end``, ``intrinsic_reward`` and ``env_reward`` (the reward before the intrinsic part
+    was added). ``record_segments`` rebuilds the segments from these per-step infos into
+    ``Trajectory.segments``, so they cross process boundaries with the turns.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class SubgoalHooks(gym.Wrapper):
         step_cost: float = 0.0,
         end_on_done: bool = True,
         adopt_proposed: bool = False,
+        follow_env: bool = False,
     ):
         super().__init__(env)
         if max_segment_steps is not None and max_segment_steps < 1:
@@ -74,10 +79,12 @@ class SubgoalHooks(gym.Wrapper):
         self.step_cost = float(step_cost)
         self.end_on_done = end_on_done
         self.adopt_proposed = adopt_proposed
+        self.follow_env = follow_env
         self._clear()
 
     def _clear(self) -> None:
         self.available: list[Subgoal] = []
+        self.achieved_ids: list[str] = []
         self.current: Subgoal | None = None
         self.segments: list[Segment] = []
         self._t = 0
@@ -106,17 +113,29 @@ class SubgoalHooks(gym.Wrapper):
         obs, info = self.env.reset(**kwargs)
         self._clear()
         self.available = list(info.get(InfoKeys.SUBGOALS, []))
-        info.update({InfoKeys.SUBGOAL: None, InfoKeys.SUBGOAL_DONE: False, InfoKeys.SEGMENT_END: False})
+        self.achieved_ids = list(info.get(InfoKeys.SUBGOALS_ACHIEVED, []))
+        info.update({InfoKeys.SUBGOAL: None, InfoKeys.SUBGOAL_DONE: False, InfoKeys.SEGMENT_START: False, InfoKeys.SEGMENT_END: False})
         return obs, info
+
+    def next_env_subgoal(self) -> Subgoal | None:
+        """The first of the env's subgoals not achieved yet (None when all are)."""
+        return next((sg for sg in self.available if sg.id not in self.achieved_ids), None)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if self.adopt_proposed:
             parsed = parse_llm_output(action)
             if parsed.subgoal and (self.current is None or parsed.switch == "SWITCH"):
                 self.set_subgoal(parsed.subgoal)
+        if self.follow_env and self.current is None:
+            pending = self.next_env_subgoal()
+            if pending is not None:
+                self.set_subgoal(pending)
         obs, env_reward, terminated, truncated, info = self.env.step(action)
         if InfoKeys.SUBGOALS in info:
             self.available = list(info[InfoKeys.SUBGOALS])
+        if InfoKeys.SUBGOALS_ACHIEVED in info:
+            self.achieved_ids = list(info[InfoKeys.SUBGOALS_ACHIEVED])
+        segment_start = self.current is not None and self._seg_start == self._t
         self._t += 1
         active = self.current
         done = bool(active is not None and active.check is not None and active.check(self.env.unwrapped))
@@ -130,6 +149,7 @@ class SubgoalHooks(gym.Wrapper):
             {
                 InfoKeys.SUBGOAL: active.text if active is not None else None,
                 InfoKeys.SUBGOAL_DONE: done,
+                InfoKeys.SEGMENT_START: segment_start,
                 InfoKeys.SEGMENT_END: segment_end,
                 InfoKeys.INTRINSIC_REWARD: intrinsic,
                 InfoKeys.ENV_REWARD: float(env_reward),
@@ -138,3 +158,36 @@ class SubgoalHooks(gym.Wrapper):
         if segment_end:
             self._close(achieved=done)
         return obs, float(env_reward) + intrinsic, terminated, truncated, info
+
+
+def segments_of(turns: list[Turn]) -> list[Segment]:
+    """The executor segments of an episode, rebuilt from the per-step ``info`` that ``SubgoalHooks`` wrote.
+
+    A segment starts on a turn flagged ``segment_start`` and ends after one flagged ``segment_end``
+    (achieved = that turn's ``subgoal_done``); a segment still open when the turns stop (e.g. the
+    collector's own turn cap) ends with them, unachieved. Equals ``SubgoalHooks.segments``.
+    """
+    segments: list[Segment] = []
+    open_at: int | None = None
+    for i, turn in enumerate(turns):
+        info = turn.info
+        subgoal = info.get(InfoKeys.SUBGOAL)
+        if subgoal is None:
+            continue
+        if info.get(InfoKeys.SEGMENT_START) or open_at is None:
+            if open_at is not None:  # replaced by a new subgoal before it ended
+                segments.append(Segment(turns[open_at].info[InfoKeys.SUBGOAL], open_at, i, False))
+            open_at = i
+        if info.get(InfoKeys.SEGMENT_END):
+            segments.append(Segment(subgoal, open_at, i + 1, bool(info.get(InfoKeys.SUBGOAL_DONE))))
+            open_at = None
+    if open_at is not None:
+        segments.append(Segment(turns[open_at].info[InfoKeys.SUBGOAL], open_at, len(turns), False))
+    return segments
+
+
+def record_segments(trajectory: Trajectory) -> None:
+    """Collector ``on_episode`` hook: fill ``trajectory.segments`` and each turn's ``subgoal`` (the one it pursued)."""
+    trajectory.segments = segments_of(trajectory.turns)
+    for turn in trajectory.turns:
+        turn.subgoal = turn.info.get(InfoKeys.SUBGOAL)

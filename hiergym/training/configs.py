@@ -40,6 +40,16 @@ class EnvConfig:
     """A PromptTemplate .toml/.json file; None = the History default."""
     num_workers: int = 0
     """Env worker processes (0 = envs in the trainer process)."""
+    subgoals: Literal["off", "env", "proposed"] = "off"
+    """SubgoalHooks in the stack: `env` pursues the env's subgoals in order, `proposed` takes the LLM's
+    <subgoal> (HiPER style, <switch>SWITCH</switch> replaces it); reaching one adds subgoal_bonus and the
+    episode's segments land in Trajectory.segments. `off`: no SubgoalHooks."""
+    subgoal_bonus: float = 1.0
+    """Intrinsic reward for reaching the pursued subgoal (added to the env reward)."""
+    subgoal_step_cost: float = 0.0
+    """Intrinsic cost of every step inside a segment (>= 0, subtracted)."""
+    subgoal_max_steps: int | None = None
+    """A segment ends after this many steps even if its subgoal is not reached (k); None = no limit."""
 
     def __post_init__(self) -> None:
         from hiergym.registration import all_entries
@@ -57,6 +67,12 @@ class EnvConfig:
             raise ConfigError("env.history_k", self.history_k, "an integer >= 0")
         if self.num_workers < 0:
             raise ConfigError("env.num_workers", self.num_workers, "0 (envs in the trainer process) or a number of worker processes")
+        if self.subgoals not in ("off", "env", "proposed"):
+            raise ConfigError("env.subgoals", self.subgoals, "'off', 'env' (the env's subgoals in order) or 'proposed' (the LLM's <subgoal>)")
+        if self.subgoal_step_cost < 0:
+            raise ConfigError("env.subgoal_step_cost", self.subgoal_step_cost, "a cost >= 0 (it is subtracted each step)")
+        if self.subgoal_max_steps is not None and self.subgoal_max_steps < 1:
+            raise ConfigError("env.subgoal_max_steps", self.subgoal_max_steps, "an integer >= 1, or None for no limit")
         if self.template is not None and not Path(self.template).is_file():
             raise ConfigError("env.template", self.template, "an existing PromptTemplate .toml/.json file")
 

@@ -10,28 +10,49 @@ import numpy as np
 
 from hiergym.info_keys import InfoKeys
 from hiergym.training.configs import EnvConfig
+from hiergym.types import Trajectory
 
 
 @dataclass(frozen=True)
 class TextEnvMaker:
-    """Picklable ``env_id -> env`` for the collector: ``AnchorHash -> TextActions -> History``."""
+    """Picklable ``env_id -> env`` for the collector: ``AnchorHash -> TextActions [-> SubgoalHooks] -> History``."""
 
     max_episode_steps: int | None = None
     history_k: int = 0
     template: str | None = None
+    subgoals: str = "off"
+    """``off``, ``env`` or ``proposed`` (``EnvConfig.subgoals``)."""
+    subgoal_bonus: float = 1.0
+    subgoal_step_cost: float = 0.0
+    subgoal_max_steps: int | None = None
 
     def __call__(self, env_id: str) -> Any:
         import hiergym
-        from hiergym.wrappers import AnchorHash, History, PromptTemplate, TextActions
+        from hiergym.wrappers import AnchorHash, History, PromptTemplate, SubgoalHooks, TextActions
 
         kwargs = {} if self.max_episode_steps is None else {"max_episode_steps": self.max_episode_steps}
         env = TextActions(AnchorHash(hiergym.make(env_id, **kwargs)))
+        if self.subgoals != "off":
+            env = SubgoalHooks(
+                env,
+                max_segment_steps=self.subgoal_max_steps,
+                subgoal_bonus=self.subgoal_bonus,
+                step_cost=self.subgoal_step_cost,
+                follow_env=self.subgoals == "env",
+                adopt_proposed=self.subgoals == "proposed",
+            )
         template = PromptTemplate.from_file(self.template) if self.template else None
         return History(env, k=self.history_k, template=template)
 
     @classmethod
     def from_config(cls, env: EnvConfig) -> TextEnvMaker:
-        return cls(env.max_episode_steps, env.history_k, env.template)
+        return cls(env.max_episode_steps, env.history_k, env.template, env.subgoals, env.subgoal_bonus, env.subgoal_step_cost, env.subgoal_max_steps)
+
+    def episode_hooks(self) -> list[Callable[[Trajectory], None]]:
+        """Collector ``on_episode`` hooks this stack needs: segments into ``Trajectory.segments`` with subgoals on."""
+        from hiergym.wrappers.subgoal_hooks import record_segments
+
+        return [record_segments] if self.subgoals != "off" else []
 
 
 def env_corpus(make_env: Callable[[str], Any], env_id: str, seeds: Sequence[int], *, max_steps: int = 30) -> list[str]:

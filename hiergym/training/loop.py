@@ -79,7 +79,10 @@ class TrainLoop:
         self.agent = LLMAgent(self.backend, sampling=config.sampling)
         self.eval_sampling = replace(config.sampling, temperature=config.eval_temperature)
         self.trainer: Any = None  # built once the starting policy is known (after warm start or restore)
-        self.collector = Collector(self.make_env, self.agent, num_slots=config.num_slots, num_workers=config.env.num_workers, max_turns=(config.env.max_episode_steps or 1000))
+        self.collector = Collector(
+            self.make_env, self.agent, num_slots=config.num_slots, num_workers=config.env.num_workers,
+            max_turns=(config.env.max_episode_steps or 1000), on_episode=self.make_env.episode_hooks(),
+        )
         self.start = 0
         self.result = TrainResult(self.run.path, {})
 

@@ -82,3 +82,42 @@ def test_reset_clears_segments_and_bad_config():
         SubgoalHooks(SwitchesEnv(), max_segment_steps=0)
     with pytest.raises(ConfigError, match="step_cost"):
         SubgoalHooks(SwitchesEnv(), step_cost=-1)
+
+
+def test_follow_env_pursues_the_env_subgoals_in_order():
+    env = start_all_off(SubgoalHooks(SwitchesEnv(n=3), follow_env=True, subgoal_bonus=1.0))
+    env.unwrapped.achieved, env.achieved_ids = [], []  # as if the episode had started all off
+    rewards, infos = [], []
+    for cmd in ("flip 2", "flip 0", "wait", "flip 1"):
+        _, r, term, _, info = env.step(cmd)
+        rewards.append(r)
+        infos.append(info)
+    # s0 is pursued first (flip 2 achieves s2 on the side, so it is never pursued), then s1
+    assert [i[InfoKeys.SUBGOAL] for i in infos] == ["turn on switch 0", "turn on switch 0", "turn on switch 1", "turn on switch 1"]
+    assert [i[InfoKeys.SEGMENT_START] for i in infos] == [True, False, True, False]
+    assert env.segments == [Segment("turn on switch 0", 0, 2, True), Segment("turn on switch 1", 2, 4, True)]
+    assert term and rewards == [0.0, 1.0, 0.0, 2.0]  # the last step wins the task (+1) and reaches s1 (+1)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_segments_rebuilt_from_step_infos_equal_the_wrappers(seed):
+    """``segments_of`` (what reaches Trajectory.segments) matches the wrapper's own list on random HiPER-style play."""
+    import random
+
+    from hiergym.types import Turn
+    from hiergym.wrappers.subgoal_hooks import segments_of
+
+    rng = random.Random(seed)
+    env = SubgoalHooks(TextActions(SwitchesEnv(n=3, max_steps=12)), adopt_proposed=True, max_segment_steps=rng.choice([None, 2, 3]))
+    env.reset(seed=seed)
+    turns, done = [], False
+    while not done:
+        parts = [rng.choice(["", "<switch>SWITCH</switch>", "<switch>KEEP</switch>"]), rng.choice(["", "<subgoal>s0</subgoal>", "<subgoal>s1</subgoal>", "<subgoal>dance</subgoal>"])]
+        answer = "".join(parts) + f"<action>{rng.choice(['flip 0', 'flip 1', 'flip 2', 'wait'])}</action>"
+        _, _, term, trunc, info = env.step(answer)
+        turns.append(Turn(observation="", action=None, info=info))
+        done = term or trunc
+    assert segments_of(turns) == env.segments
+    # cut short by a turn cap the wrapper never saw: the open segment ends with the turns, unachieved
+    expected = [s if s.end <= 5 else Segment(s.subgoal, s.start, 5, False) for s in env.segments if s.start < 5]
+    assert segments_of(turns[:5]) == expected
