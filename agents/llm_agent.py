@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from hiergym.types import Generation
+from hiergym.wrappers.parsing import ParsedAction, parse_llm_output
 
 from .backend import Backend, SamplingParams
 
@@ -35,8 +35,9 @@ class LLMAgent:
         backend: anything implementing ``Backend``.
         sampling: sampling parameters for acting (``SamplingParams(temperature=0)`` for greedy eval).
         template: a ``str.format`` template with an ``{observation}`` field.
-        parser: text -> object with ``action`` and ``format_ok`` (default ``parse_llm_output``);
-            used for logging the parsed command, the env's ``TextActions`` wrapper parses again.
+        parser: text -> ``ParsedAction``; default the wrappers' ``parse_llm_output``, the same function
+            ``TextActions`` applies in the env, so the agent's ``AgentAction.action`` / ``format_ok``
+            agree with what the env executes (the collector prefers the env's ``parsed_action``).
         role: the generation role recorded in every ``Generation``.
     """
 
@@ -46,15 +47,13 @@ class LLMAgent:
         *,
         sampling: SamplingParams | None = None,
         template: str = DEFAULT_TEMPLATE,
-        parser: Callable[[str], Any] | None = None,
+        parser: Callable[[str], ParsedAction] = parse_llm_output,
         role: str = "policy",
     ):
         if "{observation}" not in template:
             from hiergym.error import ConfigError
 
             raise ConfigError("template", template, "a str.format template containing '{observation}'")
-        if parser is None:
-            from hiergym.wrappers import parse_llm_output as parser
         self.backend = backend
         self.sampling = sampling or SamplingParams()
         self.template = template
