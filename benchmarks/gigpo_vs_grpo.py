@@ -22,27 +22,12 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import trim_mean
-
 from hiergym.demo import DemoConfig
 from hiergym.training import WARM_START_MODEL_DIR, train
 
+from stats import bootstrap_ci, iqm  # benchmarks/stats.py (run as python benchmarks/gigpo_vs_grpo.py)
+
 ALGOS = ("gigpo", "grpo")
-BOOTSTRAP_SAMPLES = 2000
-IQM_TRIM = 0.25
-
-
-def iqm(x: np.ndarray) -> float:
-    """Interquartile mean: the mean of the middle 50% (Agarwal et al. 2021)."""
-    return float(trim_mean(np.asarray(x, dtype=float), IQM_TRIM))
-
-
-def bootstrap_ci(x: np.ndarray, rng: np.random.Generator, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of the IQM, resampling runs with replacement."""
-    x = np.asarray(x, dtype=float)
-    stats = [iqm(rng.choice(x, size=len(x), replace=True)) for _ in range(BOOTSTRAP_SAMPLES)]
-    lo, hi = np.percentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
-    return float(lo), float(hi)
 
 
 def run_seed(seed: int, args: argparse.Namespace) -> tuple[int, dict[str, dict[int, float]], float]:
@@ -89,14 +74,13 @@ def report(curves: dict[str, dict[int, dict[int, float]]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rng = np.random.default_rng(0)
     fig, ax = plt.subplots(figsize=(6, 4))
     for algo in ALGOS:
         iterations = sorted(next(iter(curves[algo].values())))
         rows = []
         for it in iterations:
             x = np.array([curves[algo][s][it] for s in sorted(curves[algo])])
-            lo, hi = bootstrap_ci(x, rng)
+            lo, hi = bootstrap_ci(x)
             rows.append((it, iqm(x), lo, hi))
             print(f"{algo:>6} iter {it:4d}: IQM held-out success {iqm(x):.3f}  95% CI [{lo:.3f}, {hi:.3f}]  (n={len(x)})")
         its, mid, lo, hi = map(np.array, zip(*rows))
@@ -107,7 +91,7 @@ def report(curves: dict[str, dict[int, dict[int, float]]], out: Path) -> None:
     first, final = min(iterations), max(iterations)
     gain = {a: np.array([curves[a][s][final] - curves[a][s][first] for s in sorted(curves[a])]) for a in ALGOS}
     diff = np.array([curves["gigpo"][s][final] - curves["grpo"][s][final] for s in sorted(curves["gigpo"])])
-    lo, hi = bootstrap_ci(diff, rng)
+    lo, hi = bootstrap_ci(diff)
     print(f"gain over the shared warm start (final - iter {first}), IQM: gigpo {iqm(gain['gigpo']):+.3f}, grpo {iqm(gain['grpo']):+.3f}")
     print(f"paired final difference gigpo - grpo: IQM {iqm(diff):+.3f}  95% CI [{lo:+.3f}, {hi:+.3f}]  per seed {np.round(diff, 3).tolist()}")
     ax.set_xlabel("RL iteration")

@@ -50,6 +50,9 @@ class EnvConfig:
     """Intrinsic cost of every step inside a segment (>= 0, subtracted)."""
     subgoal_max_steps: int | None = None
     """A segment ends after this many steps even if its subgoal is not reached (k); None = no limit."""
+    require_tags: bool = True
+    """The answer must wrap its command in <action>...</action>; False also takes a bare answer (`up`) as
+    the command: a format a random-init model can hit, for RL from scratch."""
 
     def __post_init__(self) -> None:
         from hiergym.registration import all_entries

@@ -25,13 +25,15 @@ class TextEnvMaker:
     subgoal_bonus: float = 1.0
     subgoal_step_cost: float = 0.0
     subgoal_max_steps: int | None = None
+    require_tags: bool = True
+    """``EnvConfig.require_tags``: False also takes a bare answer (``up``) as the command."""
 
     def __call__(self, env_id: str) -> Any:
         import hiergym
         from hiergym.wrappers import AnchorHash, History, PromptTemplate, SubgoalHooks, TextActions
 
         kwargs = {} if self.max_episode_steps is None else {"max_episode_steps": self.max_episode_steps}
-        env = TextActions(AnchorHash(hiergym.make(env_id, **kwargs)))
+        env = TextActions(AnchorHash(hiergym.make(env_id, **kwargs)), require_tags=self.require_tags)
         if self.subgoals != "off":
             env = SubgoalHooks(
                 env,
@@ -46,7 +48,7 @@ class TextEnvMaker:
 
     @classmethod
     def from_config(cls, env: EnvConfig) -> TextEnvMaker:
-        return cls(env.max_episode_steps, env.history_k, env.template, env.subgoals, env.subgoal_bonus, env.subgoal_step_cost, env.subgoal_max_steps)
+        return cls(env.max_episode_steps, env.history_k, env.template, env.subgoals, env.subgoal_bonus, env.subgoal_step_cost, env.subgoal_max_steps, env.require_tags)
 
     def episode_hooks(self) -> list[Callable[[Trajectory], None]]:
         """Collector ``on_episode`` hooks this stack needs: segments into ``Trajectory.segments`` with subgoals on."""

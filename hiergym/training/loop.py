@@ -159,6 +159,10 @@ class TrainLoop:
         from hiergym.training.warm_start import format_tag_ids
 
         row = {f"signal/{k}": v for k, v in signal_stats(trajs, advantages).items()}
+        if self.config.algo.name == "gigpo":  # how many turns found a step group to compare with
+            from hiergym.algos import gigpo_stats, gigpo_trajectory_parts
+
+            row.update(gigpo_stats(gigpo_trajectory_parts(trajs, self.config.algo.selected)))
         tags = format_tag_ids(self.backend.tokenizer)
         if tags:
             is_tag = token_id_mask(batch.input_ids, tags)
