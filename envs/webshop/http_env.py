@@ -40,7 +40,8 @@ class WebShopHttpEnv(gym.Env):
 
     Task ``k`` is the same task as in ``WebShopEnv`` (same catalogue), and the same seed draws
     the same ``k``, so both envs give identical trajectories. ``subgoals`` carry a ``check``
-    that reads the ids the server reported achieved. Actions longer than the API limit
+    that reads the ids the server reported achieved. The env keeps one server session for its
+    life (``reset`` starts the new task in it, ``close`` deletes it). Actions longer than the API limit
     (4,096 characters) are cut to it before sending; no valid action is that long. Lone
     surrogates become U+FFFD before sending, as ``WebShopEnv`` does before parsing (UTF-8 and
     JSON cannot carry them).
@@ -96,8 +97,15 @@ class WebShopHttpEnv(gym.Env):
 
         super().reset(seed=seed)
         task_id = choose_task(options, self.np_random, self.num_tasks)
-        self._end_session()
-        data = self._post("/api/sessions", {"task_id": task_id, "max_steps": self.max_steps, "obs_mode": self.obs_mode})
+        body = {"task_id": task_id, "max_steps": self.max_steps, "obs_mode": self.obs_mode}
+        data = None
+        if self.session_id is not None:  # one session for the env's life: a reset creates nothing on the server
+            response = self._client.post(f"/api/sessions/{self.session_id}/reset", json=body)
+            if response.status_code != 404:  # 404: the server dropped it (restart, idle expiry); start another
+                response.raise_for_status()
+                data = response.json()
+        if data is None:
+            data = self._post("/api/sessions", body)
         self.session_id = data["session_id"]
         self.goal = goal_from_dict(data["goal"])
         return self._observe(data["observation"]), self._info(data["info"])

@@ -1,15 +1,20 @@
 """The WebShop web site and JSON API (FastAPI + Jinja2), served by ``hiergym serve webshop``.
 
 The site and the API drive the same ``ShopState`` machine as ``WebShopEnv``: one
-implementation, two views. Each visitor (cookie) or API client (``POST /api/sessions``)
-gets its own session whose id is ``secrets.token_urlsafe``; a session is reachable only
-through its id. Inputs are bounded (query length, action length, request body size) and
-answered with 4xx, never 500.
+implementation, two views. Sessions live in a bounded ``SessionStore`` (``sessions.py``): a
+session is created only by an explicit request, a recently used one is never evicted for a
+newcomer (a full shop answers 503 with ``Retry-After``), and each client address has creation
+limits (429). A session is reachable only through its unguessable id. Inputs are bounded
+(query length, action length, request body size) and answered with 4xx, never 500.
 
-Browser routes: ``GET /`` (current page), ``GET /new?task=N`` (new task),
-``GET /search?q=...`` (bookmarkable within the session), ``POST /click`` (form field
-``label``). API: ``POST /api/sessions``, ``GET|DELETE /api/sessions/{id}``,
-``POST /api/sessions/{id}/step`` ``{"action": ...}``, ``GET /api/products/{asin}``.
+Browser routes (reading never changes state; every change is a POST carrying the CSRF token
+of the page's forms, and cookies are ``SameSite=Strict``): ``GET /`` (the current page, or a
+start page without a session), ``GET /new?task=N`` (a start page offering a new task),
+``POST /new`` (start it: creates or replaces the visitor's session), ``POST /search``
+(field ``q``) and ``POST /click`` (field ``label``), both answered by a redirect to ``/``.
+API: ``POST /api/sessions``, ``GET|DELETE /api/sessions/{id}``, ``POST /api/sessions/{id}/reset``
+(a new task in the same session), ``POST /api/sessions/{id}/step`` ``{"action": ...}``,
+``GET /api/products/{asin}``.
 """
 
 from __future__ import annotations
@@ -19,8 +24,7 @@ import re
 import secrets
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +36,16 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hiergym.envs.webshop.instructions import Goal, goal_for_task
+from hiergym.envs.webshop.sessions import (
+    CLIENT_BURST,
+    CLIENT_RATE_PER_S,
+    IDLE_TIMEOUT_S,
+    MAX_SESSIONS,
+    MAX_SESSIONS_PER_CLIENT,
+    Session,
+    SessionRefused,
+    SessionStore,
+)
 from hiergym.envs.webshop.state import (
     BACK_TO_SEARCH,
     PAGE_SEARCH,
@@ -48,60 +62,19 @@ from hiergym.types import to_jsonable
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "hiergym_webshop_session"
-SESSION_ID_BYTES = 32
-MAX_SESSIONS = 10_000
-"""Live sessions kept; the least recently used one is dropped beyond this."""
+CSRF_COOKIE = "hiergym_webshop_csrf"
+CSRF_FIELD = "csrf"
+"""Hidden form field every browser POST must carry, equal to the ``CSRF_COOKIE`` value (double submit)."""
+CSRF_TOKEN_BYTES = 32
 MAX_BODY_BYTES = 16 * 1024
 """Largest request body accepted (HTTP 413 beyond)."""
 MAX_API_ACTION_CHARS = 4096
 """Longest action the API accepts (HTTP 422 beyond); every valid action is far shorter."""
 MAX_LABEL_CHARS = 256
 MAX_API_STEPS = 1000
+MAX_TASK_ID = 2**62
 DEFAULT_NUM_TASKS = 100_000
 STATIC_DIR = Path(__file__).parent / "static"
-
-
-@dataclass
-class Session:
-    """One visitor's or client's episode."""
-
-    state: ShopState
-    obs_mode: str = "text"
-    last_used: float = field(default_factory=time.monotonic)
-
-
-class SessionStore:
-    """Sessions by unguessable id, least recently used dropped beyond ``max_sessions``."""
-
-    def __init__(self, max_sessions: int = MAX_SESSIONS):
-        self.max_sessions = max_sessions
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def create(self, session: Session) -> str:
-        sid = secrets.token_urlsafe(SESSION_ID_BYTES)
-        with self._lock:
-            self._sessions[sid] = session
-            while len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
-        return sid
-
-    def get(self, sid: str | None) -> Session | None:
-        if not sid:
-            return None
-        with self._lock:
-            session = self._sessions.get(sid)
-            if session is not None:
-                self._sessions.move_to_end(sid)
-                session.last_used = time.monotonic()
-        return session
-
-    def delete(self, sid: str) -> bool:
-        with self._lock:
-            return self._sessions.pop(sid, None) is not None
-
-    def __len__(self) -> int:
-        return len(self._sessions)
 
 
 class BodySizeLimit:
@@ -148,7 +121,7 @@ async def _too_large(send: Any, limit: int) -> None:
 
 
 class NewSession(BaseModel):
-    task_id: int | None = Field(default=None, ge=0, le=2**62, description="task to play; random when omitted")
+    task_id: int | None = Field(default=None, ge=0, le=MAX_TASK_ID, description="task to play; random when omitted")
     max_steps: int | None = Field(default=None, ge=1, le=MAX_API_STEPS, description="truncate after this many actions")
     obs_mode: Literal["text", "html"] = "text"
 
@@ -181,6 +154,11 @@ def observe(session: Session) -> str:
     return session.state.text_observation()
 
 
+def client_address(request: Request) -> str:
+    """The peer address the per-client limits count by (a proxy's address when behind one)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def create_app(
     *,
     num_products: int = 1000,
@@ -189,10 +167,21 @@ def create_app(
     store: ProductStore | None = None,
     num_tasks: int = DEFAULT_NUM_TASKS,
     max_sessions: int = MAX_SESSIONS,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+    max_sessions_per_client: int = MAX_SESSIONS_PER_CLIENT,
+    client_rate_per_s: float = CLIENT_RATE_PER_S,
+    client_burst: int = CLIENT_BURST,
+    clock: Any = time.monotonic,
 ) -> FastAPI:
-    """The site + API over one read-only catalogue (``store`` or the cached ``(seed, n)`` one)."""
+    """The site + API over one read-only catalogue (``store`` or the cached ``(seed, n)`` one).
+
+    The session limits are ``SessionStore``'s (see ``hiergym.envs.webshop.sessions``).
+    """
     store = store or ProductStore.open(catalogue_seed, num_products, cache_dir)
-    sessions = SessionStore(max_sessions)
+    sessions = SessionStore(
+        max_sessions, idle_timeout_s=idle_timeout_s, max_per_client=max_sessions_per_client,
+        client_rate_per_s=client_rate_per_s, client_burst=client_burst, clock=clock,
+    )
     app = FastAPI(
         title="hiergym WebShop", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json", redirect_slashes=False
     )
@@ -200,10 +189,21 @@ def create_app(
     app.state.store = store
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    def new_session(task_id: int | None, max_steps: int | None = None, obs_mode: str = "text") -> tuple[str, Session]:
+    def new_state(task_id: int | None, max_steps: int | None = None) -> ShopState:
         task = secrets.randbelow(num_tasks) if task_id is None else task_id
-        session = Session(ShopState(store, goal_for_task(store, task), max_steps), obs_mode)
-        return sessions.create(session), session
+        return ShopState(store, goal_for_task(store, task), max_steps)
+
+    def create_session(request: Request, task_id: int | None, max_steps: int | None = None, obs_mode: str = "text") -> str:
+        """A new session for this client, or ``SessionRefused``; the slot is taken before the (costly)
+        task is built, so refused requests cost nothing."""
+        session = Session(None, obs_mode)
+        sid = sessions.create(session, client_address(request))
+        try:
+            session.state = new_state(task_id, max_steps)
+        except BaseException:
+            sessions.delete(sid)
+            raise
+        return sid
 
     def api_session(sid: str) -> Session:
         session = sessions.get(sid)
@@ -211,57 +211,105 @@ def create_app(
             raise HTTPException(404, "no such session (it may have expired); POST /api/sessions to start one")
         return session
 
-    # --- browser routes ----------------------------------------------------------------
-    def page_response(sid: str, session: Session, status: int = 200) -> HTMLResponse:
-        response = HTMLResponse(render_page(session.state), status_code=status)
-        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax", path="/")
+    # --- browser routes: GETs only read; POSTs need the page's CSRF token ----------------------
+    def set_cookie(response: Response, name: str, value: str) -> None:
+        response.set_cookie(name, value, httponly=True, samesite="strict", path="/")
+
+    def with_csrf(request: Request, render: Any) -> HTMLResponse:
+        """An HTML page whose forms carry the visitor's CSRF token (a new cookie if they had none)."""
+        token = request.cookies.get(CSRF_COOKIE) or ""
+        fresh = not re.fullmatch(r"[A-Za-z0-9_-]{43}", token)
+        if fresh:
+            token = secrets.token_urlsafe(CSRF_TOKEN_BYTES)
+        response = HTMLResponse(render(token))
+        if fresh:
+            set_cookie(response, CSRF_COOKIE, token)
         return response
 
-    def browser_session(request: Request) -> tuple[str, Session]:
+    def check_csrf(request: Request, token: str) -> None:
+        cookie = request.cookies.get(CSRF_COOKIE)
+        if not cookie or not token or not secrets.compare_digest(cookie.encode(), token.encode()):
+            raise HTTPException(403, "this form is out of date or came from another site; reload the page and try again")
+
+    def visitor(request: Request) -> tuple[str, Session] | None:
         sid = request.cookies.get(SESSION_COOKIE)
         session = sessions.get(sid)
-        if session is None:
-            return new_session(None)
-        return sid, session  # type: ignore[return-value]
+        return None if session is None else (sid, session)  # type: ignore[return-value]
+
+    def to_current_page() -> RedirectResponse:
+        return RedirectResponse("/", status_code=303)
+
+    def start_page(request: Request, task: int | None, replacing: bool) -> HTMLResponse:
+        return with_csrf(request, lambda token: render_template("start.html", task=task, replacing=replacing, csrf=token))
 
     @app.get("/", response_class=HTMLResponse)
-    async def home(request: Request) -> HTMLResponse:
-        return page_response(*browser_session(request))
+    async def home(request: Request, task: int | None = Query(default=None, ge=0, le=MAX_TASK_ID)) -> HTMLResponse:
+        current = visitor(request)
+        if current is None:
+            return start_page(request, task, replacing=False)
+        return with_csrf(request, lambda token: render_page(current[1].state, csrf=token))
 
-    @app.get("/new")
-    async def new(task: int | None = Query(default=None, ge=0, le=2**62)) -> Response:
-        sid, _ = new_session(task)
-        response = RedirectResponse("/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax", path="/")
+    @app.get("/new", response_class=HTMLResponse)
+    async def offer_new(request: Request, task: int | None = Query(default=None, ge=0, le=MAX_TASK_ID)) -> HTMLResponse:
+        return start_page(request, task, replacing=visitor(request) is not None)
+
+    @app.post("/new")
+    async def start_new(
+        request: Request,
+        csrf: str = Form(default="", max_length=64),
+        task: int | None = Form(default=None, ge=0, le=MAX_TASK_ID),
+    ) -> Response:
+        check_csrf(request, csrf)
+        current = visitor(request)
+        if current is not None:  # the visitor's own session gets the new task: nothing is created
+            current[1].state = new_state(task)
+            return to_current_page()
+        sid = create_session(request, task)
+        response = to_current_page()
+        set_cookie(response, SESSION_COOKIE, sid)
         return response
 
-    @app.get("/search", response_class=HTMLResponse)
-    async def search(request: Request, q: str = Query(max_length=MAX_QUERY_CHARS)) -> HTMLResponse:
-        sid, session = browser_session(request)
-        if session.state.page != PAGE_SEARCH and not session.state.done:
-            session.state.step(f"click[{BACK_TO_SEARCH}]")
-        session.state.step(f"search[{q}]")
-        return page_response(sid, session)
+    @app.post("/search")
+    async def search(request: Request, q: str = Form(max_length=MAX_QUERY_CHARS), csrf: str = Form(default="", max_length=64)) -> Response:
+        check_csrf(request, csrf)
+        current = visitor(request)
+        if current is not None:
+            state = current[1].state
+            if state.page != PAGE_SEARCH and not state.done:
+                state.step(f"click[{BACK_TO_SEARCH}]")
+            state.step(f"search[{q}]")
+        return to_current_page()
 
     @app.post("/click")
-    async def click(request: Request, label: str = Form(max_length=MAX_LABEL_CHARS)) -> Response:
-        sid, session = browser_session(request)
-        session.state.step(f"click[{label}]")
-        response = RedirectResponse("/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax", path="/")
-        return response
+    async def click(request: Request, label: str = Form(max_length=MAX_LABEL_CHARS), csrf: str = Form(default="", max_length=64)) -> Response:
+        check_csrf(request, csrf)
+        current = visitor(request)
+        if current is not None:
+            current[1].state.step(f"click[{label}]")
+        return to_current_page()
 
     # --- JSON API ----------------------------------------------------------------------
-    @app.post("/api/sessions")
-    async def api_create(body: NewSession | None = None) -> JSONResponse:
-        body = body or NewSession()
-        sid, session = new_session(body.task_id, body.max_steps, body.obs_mode)
+    def session_payload(sid: str, session: Session) -> JSONResponse:
         return JSONResponse({
             "session_id": sid,
             "observation": observe(session),
             "info": api_info(session.state),
             "goal": goal_to_dict(session.state.goal),
         })
+
+    @app.post("/api/sessions")
+    async def api_create(request: Request, body: NewSession | None = None) -> JSONResponse:
+        body = body or NewSession()
+        sid = create_session(request, body.task_id, body.max_steps, body.obs_mode)
+        return session_payload(sid, sessions.get(sid))  # type: ignore[arg-type]
+
+    @app.post("/api/sessions/{sid}/reset")
+    async def api_reset(sid: str, body: NewSession | None = None) -> JSONResponse:
+        """A new task in an existing session (what an env does on every reset; creates nothing)."""
+        body = body or NewSession()
+        session = api_session(sid)
+        session.state, session.obs_mode = new_state(body.task_id, body.max_steps), body.obs_mode
+        return session_payload(sid, session)
 
     @app.get("/api/sessions/{sid}")
     async def api_get(sid: str) -> JSONResponse:
@@ -305,6 +353,12 @@ def create_app(
             return JSONResponse({"detail": to_jsonable(detail)}, status_code=status)
         text = detail if isinstance(detail, str) else "; ".join(str(e.get("msg", e)) for e in detail)
         return HTMLResponse(render_template("error.html", status=status, detail=text), status_code=status)
+
+    @app.exception_handler(SessionRefused)
+    async def refused(request: Request, exc: SessionRefused) -> Response:
+        response = error_response(request, exc.status, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

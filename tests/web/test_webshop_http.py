@@ -115,3 +115,20 @@ def test_a_lone_surrogate_is_an_invalid_action_not_an_exception(http_env):
     obs, reward, *_, info = http_env.step("click[\ud800x]")
     assert reward == pytest.approx(http_env.invalid_action_penalty) and not info[InfoKeys.ACTION_VALID]
     assert "'?x'" in obs  # shown as the in-process env shows it
+
+
+def test_resets_reuse_one_server_session(webshop_server, webshop_app):
+    sessions = webshop_app.app.state.sessions
+    env = WebShopHttpEnv(base_url=webshop_server.url, max_steps=10)
+    before = len(sessions)
+    env.reset(seed=0)
+    sid = env.session_id
+    for seed in range(1, 6):
+        obs, _ = env.reset(seed=seed)
+        assert env.session_id == sid and obs.startswith("Instruction:")
+    assert len(sessions) == before + 1
+    sessions.delete(sid)  # the server dropped it (e.g. restarted): the next reset starts another
+    env.reset(seed=7)
+    assert env.session_id != sid and len(sessions) == before + 1
+    env.close()
+    assert len(sessions) == before

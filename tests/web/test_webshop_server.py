@@ -11,6 +11,8 @@ from hiergym.envs.webshop.server import MAX_API_ACTION_CHARS, MAX_BODY_BYTES, SE
 from hiergym.envs.webshop.store import MAX_QUERY_CHARS
 from hiergym.info_keys import InfoKeys
 
+from .conftest import browser_post, start_task
+
 
 @pytest.fixture
 def client(webshop_server):
@@ -61,10 +63,10 @@ def test_one_session_cannot_read_or_change_another(client):
 
 def test_browser_cookie_sessions_are_separate(webshop_server):
     with httpx.Client(base_url=webshop_server.url) as alice, httpx.Client(base_url=webshop_server.url) as bob:
-        alice.get("/new", params={"task": 3})
-        bob.get("/new", params={"task": 4})
+        start_task(alice, 3)
+        start_task(bob, 4)
         assert alice.cookies[SESSION_COOKIE] != bob.cookies[SESSION_COOKIE]
-        alice.get("/search", params={"q": "running shoes"})
+        browser_post(alice, "/search", q="running shoes")
         assert "Total results" in alice.get("/").text
         assert "Total results" not in bob.get("/").text and 'name="q"' in bob.get("/").text
 
@@ -72,7 +74,8 @@ def test_browser_cookie_sessions_are_separate(webshop_server):
 @pytest.mark.parametrize(
     "request_args, status",
     [
-        (("GET", "/search", {"params": {"q": "x" * (MAX_QUERY_CHARS + 1)}}), 422),
+        (("POST", "/search", {"data": {"q": "x" * (MAX_QUERY_CHARS + 1)}}), 422),
+        (("GET", "/search", {"params": {"q": "shoes"}}), 405),
         (("POST", "/api/sessions/{sid}/step", {"json": {"action": "x" * (MAX_API_ACTION_CHARS + 1)}}), 422),
         (("POST", "/api/sessions/{sid}/step", {"content": b"a" * (MAX_BODY_BYTES + 1)}), 413),
         (("POST", "/api/sessions/{sid}/step", {"content": (b"x" * 1024 for _ in range(40))}), 413),  # chunked, no length
@@ -100,35 +103,42 @@ def test_bad_requests_get_4xx_not_500(client, request_args, status):
 
 def test_search_is_escaped_and_keeps_the_database(client, webshop_store):
     before = webshop_store.checksum()
-    client.get("/new", params={"task": 1})
+    start_task(client, 1)
     for q in ['<script>alert(1)</script>', 'a" OR 1=1 --', "NEAR(x y)", "'; DROP TABLE products; --", "caf\u00e9"]:
-        r = client.get("/search", params={"q": q})
-        assert r.status_code == 200 and "<script>alert" not in r.text
-        client.post("/click", data={"label": "back to search"})
+        assert browser_post(client, "/search", q=q).status_code == 303
+        page = client.get("/").text
+        assert "<script>alert" not in page and ("Total results" in page or "Invalid query" in page or "no words" in page)
+        browser_post(client, "/click", label="back to search")
     assert webshop_store.checksum() == before
 
 
 def test_a_person_can_buy_through_the_html_pages(client, webshop_store):
     goal = goal_for_task(webshop_store, 12)
-    client.get("/new", params={"task": 12})
-    page = client.get("/search", params={"q": " ".join([*goal.attributes, goal.product_type])}).text
+    start_task(client, 12)
+    r = browser_post(client, "/search", q=" ".join([*goal.attributes, goal.product_type]))
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    page = client.get("/").text
     assert goal.instruction in page
     asins = re.findall(r'name="label" value="(b[0-9a-z]{9})"', page)
     target = next(a for a in asins if is_matching_product(goal, webshop_store.get(a)))
-    r = client.post("/click", data={"label": target})
+    r = browser_post(client, "/click", label=target)
     assert r.status_code == 303 and r.headers["location"] == "/"
     for _, value in goal.options:
-        client.post("/click", data={"label": value})
+        browser_post(client, "/click", label=value)
     page = client.get("/").text
     assert all(f'class="option selected" data-kind="{k}">{v}<' in page for k, v in goal.options)
-    page = client.post("/click", data={"label": "buy now"}, follow_redirects=True).text
+    assert browser_post(client, "/click", label="buy now").status_code == 303
+    page = client.get("/").text
     assert 'id="reward">1.00<' in page and "Thank you" in page
 
 
-def test_unknown_cookie_starts_a_fresh_session(webshop_server):
+def test_unknown_cookie_gets_the_start_page_and_creates_nothing(webshop_server, webshop_app):
+    before = len(webshop_app.app.state.sessions)
     with httpx.Client(base_url=webshop_server.url, cookies={SESSION_COOKIE: "forged"}) as c:
         r = c.get("/")
-        assert r.status_code == 200 and r.cookies[SESSION_COOKIE] not in ("", "forged")
+        assert r.status_code == 200 and 'id="start-button"' in r.text and SESSION_COOKIE not in r.cookies
+        assert browser_post(c, "/click", label="buy now").headers["location"] == "/"
+    assert len(webshop_app.app.state.sessions) == before
 
 
 def test_product_api_and_health(client, webshop_store):
