@@ -223,6 +223,10 @@ class TrainConfig:
     train_seed_start: int = 0
     eval_seed_start: int = EVAL_SEED_START
     checkpoint_every: int = 10
+    grad_cosine_every: int = 0
+    """Every this many iterations log ``signal/grad_cosine_halves``: the cosine between the policy gradients
+    of the two halves of the batch's task groups (two extra backward passes; 0 = off). Near 0: the batch
+    gradient is mostly noise, and a bigger batch or a lower learning rate is needed."""
     samples_per_iteration: int = 2
     """Trajectories per iteration written to samples.jsonl."""
     seed: int = 0
@@ -234,6 +238,8 @@ class TrainConfig:
     """Show a progress bar with live success rate and return."""
 
     def __post_init__(self) -> None:
+        if self.grad_cosine_every < 0:
+            raise ConfigError("grad_cosine_every", self.grad_cosine_every, "an integer >= 0 (0 = off)")
         if self.iterations < 0:
             raise ConfigError("iterations", self.iterations, "an integer >= 0 (0 = warm start and evaluation only)")
         for name in ("tasks_per_iteration", "num_slots", "eval_every", "eval_episodes", "checkpoint_every"):

@@ -148,6 +148,8 @@ class TrainLoop:
         batch = build_batch(trajs, advantages, pad_token_id=self.backend.pad_token_id)
         row.update(rollout_metrics(trajs))
         row.update(self._diagnostics(trajs, advantages, batch))
+        if cfg.grad_cosine_every and it % cfg.grad_cosine_every == 0:
+            row["signal/grad_cosine_halves"] = self._grad_cosine(trajs, advantages)
         row.update({f"train/{k}": v for k, v in self.trainer.step(batch).items()})
         self.run.log(it, row, stats.as_dict())
         self.run.save_samples(trajs[: cfg.samples_per_iteration], step=it)
@@ -168,6 +170,13 @@ class TrainLoop:
             is_tag = token_id_mask(batch.input_ids, tags)
             row.update({f"signal/{k}": v for k, v in token_class_stats(batch, {"format": is_tag, "content": ~is_tag}).items()})
         return row
+
+    def _grad_cosine(self, trajs: Sequence[Trajectory], advantages: Sequence[np.ndarray]) -> float:
+        from hiergym.algos import build_batch
+        from hiergym.algos.diagnostics import gradient_cosine, split_by_group
+
+        halves = [build_batch([trajs[i] for i in idx], [advantages[i] for i in idx], pad_token_id=self.backend.pad_token_id) for idx in split_by_group(trajs)]
+        return gradient_cosine(self.trainer, *halves)
 
     def __call__(self) -> TrainResult:
         cfg = self.config

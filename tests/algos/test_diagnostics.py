@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hiergym.algos.diagnostics import signal_stats, token_class_stats, token_id_mask
+from hiergym.algos.diagnostics import gradient_cosine, signal_stats, split_by_group, token_class_stats, token_id_mask
 from hiergym.types import Batch, Trajectory, Turn
 
 
@@ -66,3 +66,27 @@ def test_entropy_matches_the_distribution_of_each_token():
     expected = -(p * p.log()).sum(-1)
     torch.testing.assert_close(ent[0, 1:], expected, atol=1e-5, rtol=0)
     assert ent[0, 0] == 0 and float(ent.max()) <= math.log(16) + 1e-5
+
+
+def test_split_by_group_halves_the_task_groups_in_order():
+    trajs = [_traj(g, 0.0, False) for g in "aabbcc"]
+    assert split_by_group(trajs) == ([0, 1, 2, 3], [4, 5])
+
+
+def test_gradient_cosine_is_one_for_the_same_signal_and_minus_one_for_the_opposite():
+    from hiergym.algos import Trainer, TrainerConfig
+
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    cfg = transformers.Qwen2Config(vocab_size=16, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, intermediate_size=32)
+    model = transformers.AutoModelForCausalLM.from_config(cfg).float()
+    trainer = Trainer(model, TrainerConfig(lr=1e-3))
+    ids = torch.tensor([[1, 2, 3, 4], [1, 5, 6, 7]])
+    response = torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1]])
+    adv = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, -1.0, -1.0]])
+    batch = Batch(ids, torch.ones_like(ids), response, torch.zeros(2, 4), adv, "policy")
+    flipped = Batch(ids, torch.ones_like(ids), response, torch.zeros(2, 4), -adv, "policy")
+    before = [p.detach().clone() for p in model.parameters()]
+    assert gradient_cosine(trainer, batch, batch) == pytest.approx(1.0, abs=1e-5)
+    assert gradient_cosine(trainer, batch, flipped) == pytest.approx(-1.0, abs=1e-5)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no update made
