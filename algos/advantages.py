@@ -7,7 +7,11 @@ verl); a group of one, or a group whose values are all equal, gets 0.
 - GiGPO (Feng et al. 2025, "Group-in-Group Policy Optimization"): per turn,
   A = A^E + omega * A^S, with A^E = z(episode return, task group) over *episodes* and
   A^S = z(G_t, step group), G_t the discounted return-to-go and the step group = the turns of
-  one task group that share an anchor state.
+  one task group that share an anchor state. ``mean_std_cross_steps=True`` takes A^E's mean and
+  std over the group's *turns* instead (each episode weighs once per turn): verl-agent's trainer
+  default ``compute_mean_std_cross_steps=True`` in ``gigpo/core_gigpo.py::episode_norm_reward``,
+  for exact comparison with verl-agent runs (there, a group with a single row keeps its raw
+  return; here it gets 0 as everywhere else).
 """
 
 from __future__ import annotations
@@ -75,14 +79,17 @@ def gigpo_advantages(
     omega: float = 1.0,
     normalize_std: bool = True,
     eps: float = 1e-6,
+    mean_std_cross_steps: bool = False,
     return_parts: bool = False,
 ) -> np.ndarray | GiGPOParts:
     """``[N]`` GiGPO advantage per turn, A = A^E + omega * A^S; all inputs ``[N]``, one row per turn.
 
     The turns of an episode are adjacent rows in time order; ``group_ids`` must be constant within
-    an episode. The episode part is a z-score over *episodes* (each episode counts once, however
-    long), not over step rows. ``return_parts=True`` returns ``GiGPOParts`` (total, A^E, A^S and
-    step-group sizes) for logging.
+    an episode. By default the episode part is a z-score over *episodes* (each episode counts once,
+    however long; the paper's Eq. 3). ``mean_std_cross_steps=True`` computes it over step rows
+    instead: every turn carries its episode's return and the group mean and std are taken over
+    turns, so long episodes weigh more (verl-agent's trainer default). ``return_parts=True``
+    returns ``GiGPOParts`` (total, A^E, A^S and step-group sizes) for logging.
     """
     r = as_finite(rewards, "rewards")
     episodes = np.asarray(episode_ids)
@@ -99,12 +106,16 @@ def gigpo_advantages(
     continues[starts] = False  # True on every turn after an episode's first
     if np.any((groups[1:] != groups[:-1]) & continues[1:]):
         raise ValueError("group_ids must be constant within an episode (one task group per episode)")
-    episode_group, _ = factorize(groups[starts])  # one key per episode, not per turn
+    episode_group, n_groups = factorize(groups[starts])  # one key per episode, not per turn
     group_codes = np.repeat(episode_group, lengths)
     episode_return = np.add.reduceat(r, starts) if r.size else r
-    a_episode = np.repeat(
-        grpo_advantages(episode_return, episode_group, normalize_std=normalize_std, eps=eps), lengths
-    )
+    if mean_std_cross_steps:  # one value per turn: the group statistics weigh episodes by length
+        turn_groups = GroupStats(group_codes, n_groups)
+        a_episode = group_zscore(np.repeat(episode_return, lengths), turn_groups, normalize_std=normalize_std, eps=eps)
+    else:
+        a_episode = np.repeat(
+            grpo_advantages(episode_return, episode_group, normalize_std=normalize_std, eps=eps), lengths
+        )
     step_codes, n_steps = factorize_pairs(group_codes, anchors)
     step_groups = GroupStats(step_codes, n_steps)
     rtg = discounted_returns_by_segment(r, starts, gamma)

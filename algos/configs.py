@@ -57,6 +57,9 @@ class GiGPOConfig:
     """Added to the std in the z-score denominator."""
     anchor_fallback: AnchorFallback = "observation"
     """Step-group key for a turn whose anchor is None: its observation text (as verl-agent) or none (A^S = 0)."""
+    mean_std_cross_steps: bool = False
+    """A^E's group mean/std over turns (each episode weighs once per turn), as verl-agent's trainer default
+    ``compute_mean_std_cross_steps=True``; False = over episodes (the paper's Eq. 3)."""
 
     def __post_init__(self) -> None:
         if self.group_size < 2:

@@ -71,6 +71,7 @@ def gigpo_trajectory_parts(trajectories: Sequence[Trajectory], config: GiGPOConf
         omega=config.omega,
         normalize_std=config.normalize_std,
         eps=config.eps,
+        mean_std_cross_steps=config.mean_std_cross_steps,
         return_parts=True,
     )
 
