@@ -17,7 +17,7 @@ What it does, end to end, with no arguments and no downloads:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -127,12 +127,29 @@ class DemoSummary:
             f"held-out success (random init):   {init}",
             f"held-out success (after warm start): {self.after_warm_start:.0%}",
             f"held-out success (after RL):       {self.after_rl:.0%}",
+            f"run dir: {self.run_dir}",
             f"learning curve: {self.run_dir / 'curve.png'}",
         ]
 
 
+def fresh_run_dir(path: Path) -> Path:
+    """``path`` if it holds no run yet, else the first free ``path-2``, ``path-3``, ... (a second demo just works)."""
+    if not (path / "config.json").exists():
+        return path
+    n = 2
+    while (path.with_name(f"{path.name}-{n}") / "config.json").exists():
+        n += 1
+    return path.with_name(f"{path.name}-{n}")
+
+
 def run_demo(config: DemoConfig) -> DemoSummary:
-    """Train and evaluate; returns the summary (the CLI prints it)."""
+    """Train and evaluate; returns the summary (the CLI prints it).
+
+    Without ``resume`` a run dir that already holds a run is left alone and the demo writes into
+    the next free numbered one (``runs/demo-2``, ...); the summary says where.
+    """
+    if not config.resume:
+        config = replace(config, out=fresh_run_dir(config.out))
     result: TrainResult = train(config.to_train_config())
     curve = dict(sorted(result.eval_success.items()))
     return DemoSummary(init=result.init_eval_success, after_warm_start=curve[min(curve)], after_rl=curve[max(curve)], curve=curve, run_dir=result.run_dir)

@@ -56,3 +56,14 @@ def test_demo_learns_to_play_on_a_short_schedule(tmp_path):
     assert float(rows[0]["eval_valid_action"]) > 0.9  # the warm start taught the <action> format
     assert summary.after_warm_start >= 0.5
     assert summary.after_rl >= summary.init + 0.3
+
+
+def test_a_second_demo_writes_into_the_next_free_run_dir(tmp_path):
+    from hiergym.demo import fresh_run_dir
+
+    out = tmp_path / "demo"
+    assert fresh_run_dir(out) == out
+    for name in ("demo", "demo-2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+    assert fresh_run_dir(out) == tmp_path / "demo-3"
