@@ -260,6 +260,15 @@ class TrainConfig:
         """
         self.warm_start.check()
         self.model.check_device()
+        if self.env.template is not None:
+            from hiergym.wrappers import PromptTemplate
+
+            try:
+                PromptTemplate.from_file(self.env.template)
+            except ConfigError:
+                raise
+            except Exception as e:  # a syntax error in the file, a missing field, ...
+                raise ConfigError("env.template", self.env.template, f"a readable PromptTemplate .toml/.json file ({type(e).__name__}: {e})") from e
 
     @property
     def group_size(self) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from hiergym.error import ConfigError
 from hiergym.runs import RunDir
-from hiergym.training import ModelConfig, TrainLoop, train
+from hiergym.training import EnvConfig, ModelConfig, TrainLoop, train
 from hiergym.types import load_jsonl
 from tests.core.test_runs_resume import rows, tiny_config
 
@@ -118,6 +118,12 @@ def test_bad_values_fail_before_the_run_dir_exists(tmp_path):
     with pytest.raises(ConfigError) as e:
         train(dataclasses.replace(tiny_config(out, 2), model=ModelConfig(device="cuda:7")))
     assert e.value.field == "model.device" and not out.exists()
+    template = tmp_path / "prompt.toml"
+    template.write_text('current = "{observation} {reward}"\n')  # no such placeholder
+    bad_template = dataclasses.replace(tiny_config(out, 2), env=EnvConfig(env_id="hiergym/Sokoban-6x6-1box-v0", template=str(template)))
+    with pytest.raises(ConfigError, match="placeholders"):
+        train(bad_template)
+    assert not out.exists()
     r = cli("train", "llm", "--env.max-episode-steps", "0", "--out", str(out), cwd=tmp_path)
     assert r.returncode == 2 and "env.max_episode_steps=0" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
