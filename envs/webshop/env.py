@@ -18,6 +18,7 @@ from hiergym.envs.common import (
 )
 from hiergym.envs.webshop.catalogue import Product
 from hiergym.envs.webshop.instructions import Goal, goal_for_task
+from hiergym.envs.webshop.reward import DEFAULT_REWARD_RULE, REWARD_RULES
 from hiergym.envs.webshop.state import ShopState, Transition, state_info, subgoal_specs
 from hiergym.envs.webshop.store import ProductStore
 from hiergym.error import EnvSpecError
@@ -66,7 +67,10 @@ class WebShopEnv(gym.Env):
     **Rewards.** 0 per step; ``invalid_action_penalty`` (default -0.1) for an action that does
     not parse or is not allowed (nothing changes; the observation says why); on buying,
     WebShop's reward r = r_type * (matched attributes + matched options + [price <= bound]) /
-    (goal attributes + goal options + 1), see ``hiergym.envs.webshop.reward``.
+    (goal attributes + goal options + 1). ``reward="exact"`` (default) matches attributes and
+    options exactly (``hiergym.envs.webshop.reward``); ``reward="webshop"`` is the original
+    WebShop rule with fuzzy matching (``hiergym.envs.webshop.reward_webshop``, needs rapidfuzz),
+    for scores comparable with published WebShop numbers.
 
     **Starting state.** The search page of task ``task_id``, drawn from
     ``[0, num_tasks)`` with ``self.np_random`` or given as ``reset(options={"task_id": k})``.
@@ -80,6 +84,7 @@ class WebShopEnv(gym.Env):
 
     **Arguments.** ``num_products`` (1,000), ``catalogue_seed`` (0), ``obs_mode`` (text|html),
     ``max_steps`` (15), ``num_tasks`` (100,000), ``invalid_action_penalty`` (-0.1),
+    ``reward`` ("exact" | "webshop", default "exact"),
     ``cache_dir`` (where the SQLite file for (seed, n) is cached; default
     ``~/.cache/hiergym/webshop``), ``in_memory`` (build in memory, no file), ``render_mode``
     ("ansi" returns the text page).
@@ -100,8 +105,11 @@ class WebShopEnv(gym.Env):
         cache_dir: str | Path | None = None,
         in_memory: bool = False,
         render_mode: str | None = None,
+        reward: Literal["exact", "webshop"] = DEFAULT_REWARD_RULE,
     ):
         check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks, render_mode=render_mode)
+        check_reward(reward)
+        self.reward = reward
         self.obs_mode = obs_mode
         self.max_steps = max_steps
         self.num_tasks = num_tasks
@@ -121,7 +129,7 @@ class WebShopEnv(gym.Env):
         super().reset(seed=seed)
         task_id = choose_task(options, self.np_random, self.num_tasks)
         goal = goal_for_task(self.store, task_id)
-        self.shop = ShopState(self.store, goal, self.max_steps, self.invalid_action_penalty)
+        self.shop = ShopState(self.store, goal, self.max_steps, self.invalid_action_penalty, self.reward)
         self._subgoals = make_subgoals(goal)
         return self._observation(), self._info(None)
 
@@ -181,6 +189,17 @@ def check_kwargs(*, num_products: int, obs_mode: str, max_steps: int, num_tasks:
         raise EnvSpecError("num_tasks", num_tasks, "an int >= 1")
     if render_mode is not None and render_mode not in RENDER_MODES:
         raise EnvSpecError("render_mode", render_mode, f"None or one of {RENDER_MODES}")
+
+
+def check_reward(reward: str) -> None:
+    """The purchase reward rule must be one of ``REWARD_RULES``; "webshop" needs rapidfuzz installed."""
+    if reward not in REWARD_RULES:
+        raise EnvSpecError("reward", reward, f"one of {REWARD_RULES}")
+    if reward == "webshop":
+        import importlib.util
+
+        if importlib.util.find_spec("rapidfuzz") is None:
+            raise EnvSpecError("reward", reward, "'exact', or install rapidfuzz for 'webshop' (pip install 'hiergym[web]')")
 
 
 def choose_task(options: dict[str, Any] | None, np_random: np.random.Generator, num_tasks: int) -> int:

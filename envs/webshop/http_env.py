@@ -15,7 +15,16 @@ import gymnasium as gym
 
 from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, text_space
 from hiergym.envs.webshop.catalogue import Product
-from hiergym.envs.webshop.env import DEFAULT_MAX_STEPS, DEFAULT_NUM_TASKS, RENDER_MODES, check_kwargs, choose_task, fit_text
+from hiergym.envs.webshop.env import (
+    DEFAULT_MAX_STEPS,
+    DEFAULT_NUM_TASKS,
+    RENDER_MODES,
+    check_kwargs,
+    check_reward,
+    choose_task,
+    fit_text,
+)
+from hiergym.envs.webshop.reward import DEFAULT_REWARD_RULE
 from hiergym.envs.webshop.instructions import Goal
 from hiergym.envs.webshop.state import replace_surrogates
 from hiergym.envs.webshop.store import is_asin
@@ -34,7 +43,7 @@ class WebShopHttpEnv(gym.Env):
     """``WebShopEnv`` over the site's JSON API: same spaces, rewards, info and seeding.
 
     **Arguments.** ``base_url`` (e.g. ``"http://127.0.0.1:3000"``; None starts a private local
-    server), ``obs_mode``, ``max_steps``, ``num_tasks`` as in ``WebShopEnv``; ``num_products``,
+    server), ``obs_mode``, ``max_steps``, ``num_tasks``, ``reward`` as in ``WebShopEnv``; ``num_products``,
     ``catalogue_seed``, ``cache_dir`` configure the private server only; ``timeout`` (seconds
     per request). The invalid-action penalty is the server's (-0.1).
 
@@ -62,12 +71,15 @@ class WebShopHttpEnv(gym.Env):
         cache_dir: str | Path | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         render_mode: str | None = None,
+        reward: Literal["exact", "webshop"] = DEFAULT_REWARD_RULE,
     ):
         import httpx
 
         from hiergym.envs.webshop.server import MAX_API_ACTION_CHARS
 
         check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks, render_mode=render_mode)
+        check_reward(reward)
+        self.reward = reward
         self._server = None
         if base_url is None:
             from hiergym.envs.webshop.server import RunningServer, create_app
@@ -97,7 +109,7 @@ class WebShopHttpEnv(gym.Env):
 
         super().reset(seed=seed)
         task_id = choose_task(options, self.np_random, self.num_tasks)
-        body = {"task_id": task_id, "max_steps": self.max_steps, "obs_mode": self.obs_mode}
+        body = {"task_id": task_id, "max_steps": self.max_steps, "obs_mode": self.obs_mode, "reward": self.reward}
         data = None
         if self.session_id is not None:  # one session for the env's life: a reset creates nothing on the server
             response = self._client.post(f"/api/sessions/{self.session_id}/reset", json=body)

@@ -14,6 +14,14 @@ r = r_type * (matched attributes + matched options + [price <= bound])
 An attribute matches when it is one of the product's attributes or appears in its title;
 an option matches when the selected value for that option kind equals the goal's value.
 The episode is won when r = 1.
+
+This is ``reward="exact"``, the default of both WebShop envs: r = 1 exactly when the product
+has every requested attribute and the requested option values were chosen, so "won" means the
+instruction was followed to the letter (the expert, the subgoals and ``is_matching_product``
+use the same test), and the score needs no fuzzy thresholds or language model.
+``reward="webshop"`` (``hiergym.envs.webshop.reward_webshop``) is the original WebShop rule,
+whose fuzzy matching accepts near misses ("blue" for "navy blue"); use it to compare with
+published WebShop numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from dataclasses import dataclass
 from hiergym.envs.webshop.catalogue import Product
 from hiergym.envs.webshop.instructions import Goal
 
+REWARD_RULES = ("exact", "webshop")
+DEFAULT_REWARD_RULE = "exact"
 TYPE_MATCH_EXACT = 1.0
 TYPE_MATCH_SHARED_WORD = 0.5
 TYPE_MATCH_CATEGORY = 0.1

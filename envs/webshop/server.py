@@ -124,6 +124,7 @@ class NewSession(BaseModel):
     task_id: int | None = Field(default=None, ge=0, le=MAX_TASK_ID, description="task to play; random when omitted")
     max_steps: int | None = Field(default=None, ge=1, le=MAX_API_STEPS, description="truncate after this many actions")
     obs_mode: Literal["text", "html"] = "text"
+    reward: Literal["exact", "webshop"] = Field(default="exact", description="purchase reward rule (see WebShopEnv)")
 
 
 class StepRequest(BaseModel):
@@ -189,17 +190,19 @@ def create_app(
     app.state.store = store
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    def new_state(task_id: int | None, max_steps: int | None = None) -> ShopState:
+    def new_state(task_id: int | None, max_steps: int | None = None, reward: str = "exact") -> ShopState:
         task = secrets.randbelow(num_tasks) if task_id is None else task_id
-        return ShopState(store, goal_for_task(store, task), max_steps)
+        return ShopState(store, goal_for_task(store, task), max_steps, reward_rule=reward)
 
-    def create_session(request: Request, task_id: int | None, max_steps: int | None = None, obs_mode: str = "text") -> str:
+    def create_session(
+        request: Request, task_id: int | None, max_steps: int | None = None, obs_mode: str = "text", reward: str = "exact"
+    ) -> str:
         """A new session for this client, or ``SessionRefused``; the slot is taken before the (costly)
         task is built, so refused requests cost nothing."""
         session = Session(None, obs_mode)
         sid = sessions.create(session, client_address(request))
         try:
-            session.state = new_state(task_id, max_steps)
+            session.state = new_state(task_id, max_steps, reward)
         except BaseException:
             sessions.delete(sid)
             raise
@@ -300,7 +303,7 @@ def create_app(
     @app.post("/api/sessions")
     async def api_create(request: Request, body: NewSession | None = None) -> JSONResponse:
         body = body or NewSession()
-        sid = create_session(request, body.task_id, body.max_steps, body.obs_mode)
+        sid = create_session(request, body.task_id, body.max_steps, body.obs_mode, body.reward)
         return session_payload(sid, sessions.get(sid))  # type: ignore[arg-type]
 
     @app.post("/api/sessions/{sid}/reset")
@@ -308,7 +311,7 @@ def create_app(
         """A new task in an existing session (what an env does on every reset; creates nothing)."""
         body = body or NewSession()
         session = api_session(sid)
-        session.state, session.obs_mode = new_state(body.task_id, body.max_steps), body.obs_mode
+        session.state, session.obs_mode = new_state(body.task_id, body.max_steps, body.reward), body.obs_mode
         return session_payload(sid, session)
 
     @app.get("/api/sessions/{sid}")

@@ -16,7 +16,7 @@ from typing import ClassVar
 from hiergym.envs.common import INVALID_ACTION_PENALTY, action_flags, normalize_command
 from hiergym.envs.webshop.catalogue import Product
 from hiergym.envs.webshop.instructions import Goal
-from hiergym.envs.webshop.reward import RewardBreakdown, is_matching_product, purchase_reward
+from hiergym.envs.webshop.reward import DEFAULT_REWARD_RULE, RewardBreakdown, is_matching_product, purchase_reward
 from hiergym.envs.webshop.store import ProductStore, QueryError, query_terms
 from hiergym.info_keys import InfoKeys
 
@@ -71,6 +71,7 @@ class ShopState:
     goal: Goal
     max_steps: int | None = None
     invalid_action_penalty: float = INVALID_ACTION_PENALTY
+    reward_rule: str = DEFAULT_REWARD_RULE
     page: str = PAGE_SEARCH
     query: str = ""
     results: list[str] = field(default_factory=list)
@@ -223,7 +224,13 @@ class ShopState:
 
     def _buy(self) -> Transition:
         assert self.item is not None
-        self.purchase = purchase_reward(self.goal, self.item, self.selected)
+        if self.reward_rule == "webshop":
+            from hiergym.envs.webshop.reward_webshop import webshop_purchase_reward
+
+            target = self.store.get(self.goal.asin)
+            self.purchase = webshop_purchase_reward(self.goal, self.item, self.selected, target.title if target else "")
+        else:
+            self.purchase = purchase_reward(self.goal, self.item, self.selected)
         self.page = PAGE_BOUGHT
         return self._transition(self.purchase.reward, effective=True)
 

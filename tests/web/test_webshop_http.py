@@ -132,3 +132,23 @@ def test_resets_reuse_one_server_session(webshop_server, webshop_app):
     assert env.session_id != sid and len(sessions) == before + 1
     env.close()
     assert len(sessions) == before
+
+
+def test_the_webshop_reward_rule_is_the_same_over_http(webshop_server, webshop_cache):
+    pytest.importorskip("rapidfuzz")
+    local = WebShopEnv(num_products=N, cache_dir=webshop_cache, max_steps=10, reward="webshop")
+    remote = WebShopHttpEnv(base_url=webshop_server.url, max_steps=10, reward="webshop")
+    for seed in (0, 5):
+        a, b = run_episode(local, expert, seed), run_episode(remote, expert, seed)
+        assert [t.to_dict() for t in a.turns] == [t.to_dict() for t in b.turns] and a.success
+    local.reset(seed=1)
+    remote.reset(seed=1)
+    plan = [lambda: f"search[{local.goal.product_type}]", lambda: f"click[{local.shop.admissible_clicks()[-1]}]",
+            lambda: "click[buy now]"]  # buy the last result on the page, whatever it is
+    for next_action in plan:
+        act = next_action()
+        la, ra = local.step(act), remote.step(act)
+        assert la[:4] == ra[:4]
+    assert la[2]  # bought
+    local.close()
+    remote.close()
