@@ -45,6 +45,12 @@ STEP_KEY = "iteration"
 CHECKPOINT_GLOB = "step-*.pt"
 KEEP_CHECKPOINTS = 2
 CURVE_KEYS = ("success", "eval_success", "return")
+CURVE_LABELS = {
+    "success": ("training batches: success", "success rate"),
+    "eval_success": ("held-out: success", "success rate"),
+    "return": ("training batches: return", "mean episode return"),
+}
+"""Panel title and y-axis label per metric key (other keys are shown as they are named)."""
 
 
 def capture_rng() -> dict[str, Any]:
@@ -231,9 +237,9 @@ class RunDir:
             trajectories = [replace(t, meta={**t.meta, STEP_KEY: int(step)}) for t in trajectories]
         save_jsonl(trajectories, self.samples_path, append=True)
 
-    def plot(self, keys: Sequence[str] = CURVE_KEYS, baselines: Mapping[str, Mapping[str, float]] | None = None) -> Path:
+    def plot(self, keys: Sequence[str] = CURVE_KEYS, baselines: Mapping[str, Mapping[str, float]] | None = None, title: str | None = None) -> Path:
         """Write ``curve.png`` (matplotlib Agg) from the metrics rows; returns its path."""
-        return plot_curve(self.metrics.rows, self.path / "curve.png", keys, baselines)
+        return plot_curve(self.metrics.rows, self.path / "curve.png", keys, baselines, title=title)
 
     # -- checkpoints ----------------------------------------------------------------------
 
@@ -289,11 +295,13 @@ def plot_curve(
     out: Path,
     keys: Sequence[str] = CURVE_KEYS,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    title: str | None = None,
 ) -> Path:
     """Write the learning-curve PNG of ``curve_figure`` to ``out``; returns ``out``."""
     import matplotlib.pyplot as plt
 
-    fig = curve_figure(rows, keys, baselines)
+    fig = curve_figure(rows, keys, baselines, title=title)
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
@@ -303,11 +311,14 @@ def curve_figure(
     rows: Sequence[Mapping[str, Any]],
     keys: Sequence[str] = CURVE_KEYS,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    title: str | None = None,
 ) -> Any:
     """A matplotlib figure with one panel per metric in ``keys`` that the rows have, x = iteration.
 
     ``baselines[key]`` maps labels to values drawn as dashed lines in that panel (e.g. success
     before training); success-rate panels span 0..1 so small wiggles do not look like trends.
+    Panels are titled and labelled from ``CURVE_LABELS``; ``title`` names the run (task, algorithm).
     """
     import matplotlib
 
@@ -324,8 +335,12 @@ def curve_figure(
             ax.legend(loc="best", fontsize="small")
         if key.endswith("success"):
             ax.set_ylim(-0.02, 1.02)
+        panel_title, y_label = CURVE_LABELS.get(key, (key, key))
         ax.set_xlabel(STEP_KEY)
-        ax.set_title(key)
+        ax.set_ylabel(y_label)
+        ax.set_title(panel_title)
         ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

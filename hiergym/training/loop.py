@@ -196,7 +196,9 @@ class TrainLoop:
             self.run.metrics.truncate(cfg.iterations)
             self.run.log(cfg.iterations, final)
             init = self.result.init_eval_success
-            self.run.plot(baselines={"eval_success": {"before warm start": init}} if init is not None else None)
+            model = Path(cfg.model.path).name if cfg.model.path else "tiny LM"
+            warm = f", warm start {cfg.warm_start.steps} steps before iteration 0" if cfg.warm_start.steps else ""
+            self.run.plot(baselines={"eval_success": {"before warm start": init}} if init is not None else None, title=f"{cfg.env.env_id}: {cfg.algo.name.upper()}, {model}{warm}")
         finally:
             bar.close()
             self.collector.close()

@@ -72,3 +72,15 @@ def test_curve_marks_baselines_and_spans_success_rates():
 
 def test_capture_rng_has_all_generators():
     assert {"python", "numpy", "torch"} <= set(capture_rng())
+
+
+def test_learning_curve_reads_at_a_glance():
+    """Named panels with y-axis labels and a figure title (task, algorithm), not raw metric keys (issue 16.14)."""
+    from hiergym.runs import curve_figure
+
+    rows = [{"iteration": 0, "success": 0.5, "eval_success": 0.7, "return": 1.0}, {"iteration": 1, "success": 0.6, "return": 2.0}]
+    fig = curve_figure(rows, baselines={"eval_success": {"before warm start": 0.0}}, title="Sokoban: GIGPO, tiny LM")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["training batches: success", "held-out: success", "training batches: return"]
+    assert all(ax.get_ylabel() for ax in fig.axes)
+    assert fig._suptitle is not None and fig._suptitle.get_text() == "Sokoban: GIGPO, tiny LM"
