@@ -67,3 +67,20 @@ def test_a_second_demo_writes_into_the_next_free_run_dir(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.json").write_text("{}")
     assert fresh_run_dir(out) == tmp_path / "demo-3"
+
+
+@pytest.mark.slow
+def test_rl_alone_learns_from_a_random_model(tmp_path):
+    """No warm start: with bare one-token answers a random model makes a valid move ~1 time in 8, and
+    25 GiGPO iterations alone must turn that into mostly valid moves and more solved levels.
+
+    Measured (seed 0, 256 held-out episodes): valid answers 12% -> 88%, success 5.9% -> 13.7% after 25
+    iterations (19.5% after 50; a uniformly random valid mover solves 21.5%).
+    """
+    config = DemoConfig(bare_answers=True, warm_start_steps=0, kl_beta=0.0, lr=1e-3, lr_warmup_steps=0, iterations=25, eval_every=25,
+                        eval_episodes=128, out=tmp_path / "scratch", progress=False)
+    summary = run_demo(config)
+    rows = [r for r in csv.DictReader((tmp_path / "scratch" / "metrics.csv").open()) if r.get("eval_valid_action")]
+    start, end = float(rows[0]["eval_valid_action"]), float(rows[-1]["eval_valid_action"])
+    assert start < 0.3 and end > 0.6, (start, end)
+    assert summary.after_rl > summary.after_warm_start, summary
