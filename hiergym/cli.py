@@ -1,6 +1,8 @@
 """The ``hiergym`` command line. Each subcommand is a small function; tyro builds the flags.
 
-Only this layer prints (rich); library code logs.
+Only this layer prints (rich); library code logs. The usage line lists every command, groups
+(``train``, ``serve``) included; a group's ``-h`` is compact (one line per flag, grouped by config
+section) and ``-H``/``--help-verbose`` gives every flag's full description.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import tyro
 
@@ -86,6 +88,12 @@ def serve_webshop(host: str = "127.0.0.1", port: int = 3000, num_products: int =
 
 SERVE_COMMANDS["webshop"] = serve_webshop
 
+GROUP_HELP: dict[str, str] = {
+    "train": "Train an agent: a text-env LLM policy (GiGPO/GRPO) or multi-agent values (IQL/VDN/QMIX)",
+    "serve": "Serve a text env as a website with a JSON API",
+}
+"""One line per command group for the top-level help (its subcommands are appended)."""
+
 COMMANDS: dict[str, Callable[..., Any] | dict[str, Callable[..., Any]]] = {
     "list": list_envs,
     "play": play,
@@ -119,12 +127,33 @@ def _dispatch(argv: list[str]) -> None:
     """Dispatch to a command; a dict value in ``COMMANDS`` is a command group."""
     group = COMMANDS.get(argv[0]) if argv else None
     if isinstance(group, dict):
-        name = argv[0]
-        tyro.extras.subcommand_cli_from_dict(group, args=argv[1:], prog=f"hiergym {name}")
+        _run_group(argv[0], argv[1:])
         return
-    flat = {k: v for k, v in COMMANDS.items() if callable(v)}
-    groups = ", ".join(f"{k} {{{','.join(v)}}}" for k, v in COMMANDS.items() if isinstance(v, dict))
-    tyro.extras.subcommand_cli_from_dict(flat, args=argv, prog="hiergym", description=f"command groups: {groups}")
+    top = {k: v if callable(v) else _group_entry(k, v) for k, v in COMMANDS.items()}
+    _subcommand_cli(top, argv, prog="hiergym", compact=False)
+
+
+def _run_group(name: str, argv: list[str]) -> None:
+    """``hiergym <group> <sub> [flags]``: compact ``-h`` (one line per flag), full text with ``-H``."""
+    group = COMMANDS[name]
+    assert isinstance(group, dict)
+    _subcommand_cli(group, argv, prog=f"hiergym {name}", compact=True)
+
+
+def _group_entry(name: str, group: dict[str, Callable[..., Any]]) -> Callable[[], None]:
+    """A stand-in so the top-level usage line lists the group; ``_dispatch`` runs the real group."""
+
+    def run_group() -> None:
+        _run_group(name, [])
+
+    run_group.__doc__ = f"{GROUP_HELP[name]}: " + ", ".join(f"{name} {sub}" for sub in group) + "."
+    return run_group
+
+
+def _subcommand_cli(commands: dict[str, Callable[..., Any]], argv: list[str], prog: str, compact: bool) -> None:
+    """``tyro.extras.subcommand_cli_from_dict`` with ``compact_help`` (which that helper does not pass on)."""
+    options = tuple(Annotated[Any, tyro.conf.subcommand(name=k, constructor=f)] for k, f in commands.items())
+    tyro.cli(Union[options + (Annotated[None, tyro.conf.Suppress],)], args=argv, prog=prog, compact_help=compact)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -172,10 +172,8 @@ def run_demo(config: DemoConfig) -> DemoSummary:
 
 
 def demo_command(config: Annotated[DemoConfig, tyro.conf.arg(name="")] = DemoConfig()) -> None:  # noqa: B008
-    """Train GiGPO with a tiny model on Sokoban 6x6 (CPU, ~10 min), evaluate on held-out seeds, plot the curve.
-
-    CLI layer: prints the summary with rich.
-    """
+    """Train GiGPO with a tiny model on Sokoban 6x6 (CPU, ~10 min), evaluate on held-out seeds, plot the curve."""
+    # CLI layer: prints the summary with rich (tyro shows the docstring as help, so notes live here).
     import time
 
     from rich.console import Console

@@ -206,7 +206,9 @@ class TrainConfig:
     algo: AlgoConfig = field(default_factory=AlgoConfig)
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(lr=1e-4))
     sampling: SamplingParams = field(default_factory=lambda: SamplingParams(max_new_tokens=8))
+    """How the policy samples its answers (temperature 0 = greedy)."""
     warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
+    """Supervised warm start on expert demonstrations before RL (0 steps = off)."""
     out: Path = Path("runs/llm")
     """Run directory."""
     iterations: int = 50
