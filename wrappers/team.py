@@ -28,7 +28,7 @@ EPISODE_LIMIT_ATTRS = ("max_steps", "max_cycles", "episode_limit")
 """Env attributes read (in order) for the episode length when none is given."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TeamObservation:
     """What the team sees at one state; arrays are ``[N, ...]`` in ``possible_agents`` order.
 
@@ -46,7 +46,7 @@ class TeamObservation:
     intrinsic_reward: np.ndarray | None = None  # [N] float32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TeamAction:
     """One joint action: ``actions [N]`` (ints), and for subgoal agents the subgoal index per agent and
     whether this step was a (synchronous) subgoal decision."""
@@ -101,27 +101,41 @@ class TeamEnv:
         obs, rewards, terms, truncs, infos = self.env.step(joint)
         self.t += 1
         self.infos = infos
-        team_reward = float(np.mean([rewards[a] for a in joint])) if joint else 0.0
-        terminated = any(terms.get(a, False) for a in joint)
-        truncated = not terminated and (not self.env.agents or all(truncs.get(a, False) for a in joint) or self.t >= self.episode_limit)
-        won = any(bool(infos.get(a, {}).get(InfoKeys.WON, False)) for a in self.agents)
+        total, terminated, all_truncated = 0.0, False, True
+        for a in joint:
+            total += float(rewards[a])
+            terminated = terminated or bool(terms.get(a, False))
+            all_truncated = all_truncated and bool(truncs.get(a, False))
+        team_reward = total / len(joint) if joint else 0.0
+        truncated = not terminated and (not self.env.agents or all_truncated or self.t >= self.episode_limit)
+        won = False
+        for info in infos.values():
+            won = won or bool(info.get(InfoKeys.WON, False))
         team_obs = self._observe(obs, infos)
         return team_obs, team_reward, terminated, truncated, {InfoKeys.ANCHOR: _digest(team_obs.state), InfoKeys.WON: won}
 
     def _observe(self, obs: dict[str, Any], infos: dict[str, Any]) -> TeamObservation:
         self.observed = frozenset(obs)
-        n = len(self.agents)
-        out = np.zeros((n, self.obs_dim), dtype=np.float32)
-        avail = np.ones((n, self.n_actions), dtype=np.int8)
+        state = np.asarray(self.env.state(), dtype=np.float32).reshape(-1)
+        if len(obs) == len(self.agents):  # everyone still acting: one array call per field
+            masks = [(infos.get(a) or {}).get(InfoKeys.ACTION_MASK) for a in self.agents]
+            out = np.array([obs[a] for a in self.agents], dtype=np.float32)
+            if any(m is None for m in masks):
+                avail = np.array([np.ones(self.n_actions, np.int8) if m is None else m[: self.n_actions] for m in masks], dtype=np.int8)
+            else:
+                avail = np.array(masks, dtype=np.int8)[:, : self.n_actions]
+            return TeamObservation(out, avail, state)
+        out = np.zeros((len(self.agents), self.obs_dim), dtype=np.float32)
+        avail = np.ones((len(self.agents), self.n_actions), dtype=np.int8)
         for i, agent in enumerate(self.agents):
             if agent in obs:
                 out[i] = obs[agent]
-                mask = infos.get(agent, {}).get(InfoKeys.ACTION_MASK)
+                info = infos.get(agent)
+                mask = info.get(InfoKeys.ACTION_MASK) if info else None
                 if mask is not None:
-                    avail[i] = np.asarray(mask, dtype=np.int8)[: self.n_actions]
+                    avail[i] = mask[: self.n_actions]
             else:  # agent already done: zero observation, only the no-op (action 0) available
                 avail[i] = self._noop_only
-        state = np.asarray(self.env.state(), dtype=np.float32).reshape(-1)
         return TeamObservation(out, avail, state)
 
     def close(self) -> None:

@@ -16,7 +16,6 @@ agent's episode into executor segments at its decision steps (``Trajectory.segme
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -138,7 +137,8 @@ class TeamSubgoalHooks:
             avail[i] = row if row.any() else self._fallback
             if feat is not None and agent in self.env.observed:
                 feat[i] = subgoal_offsets(base, agent, goals)
-        return replace(obs, subgoal_avail=avail, subgoal_feat=feat, subgoal_done=achieved, intrinsic_reward=intrinsic)
+        obs.subgoal_avail, obs.subgoal_feat, obs.subgoal_done, obs.intrinsic_reward = avail, feat, achieved, intrinsic
+        return obs
 
     def close(self) -> None:
         self.env.close()

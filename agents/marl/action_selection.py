@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,18 +25,16 @@ def masked_argmax(q: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
 def seeded_uniforms(seeds: Sequence[int], shape: tuple[int, ...]) -> torch.Tensor:
     """``[len(seeds), *shape]`` float64 uniforms in [0, 1); row ``i`` is a pure function of ``seeds[i]``.
 
-    A counter-based generator (splitmix64 of seed and position), vectorised: one call draws every
-    random number of a tick, and each row's numbers do not depend on the other rows, so an
+    Each row is the blake2b digest of its seed read as 64-bit words (53 bits per uniform): one hash
+    call per row, no generator object, and a row's numbers do not depend on the other rows, so an
     episode explores the same way whichever slot runs it.
     """
     count = int(np.prod(shape)) if shape else 1
-    with np.errstate(over="ignore"):
-        x = np.asarray(seeds, dtype=np.uint64)[:, None] * np.uint64(0x9E3779B97F4A7C15) + np.arange(1, count + 1, dtype=np.uint64)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    u = (x >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-    return torch.from_numpy(u.reshape(len(seeds), *shape))
+    if count > 8:
+        raise ValueError(f"seeded_uniforms draws at most 8 numbers per row (blake2b's 64-byte digest), asked {count}")
+    digests = b"".join(hashlib.blake2b(int(s).to_bytes(8, "little", signed=True), digest_size=8 * count).digest() for s in seeds)
+    words = np.frombuffer(digests, dtype="<u8").reshape(len(seeds), *shape)
+    return torch.from_numpy((words >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53)))
 
 
 def epsilon_greedy(
@@ -54,12 +53,13 @@ def epsilon_greedy(
     greedy = masked_argmax(q, avail)
     if epsilon <= 0.0:
         return greedy
-    if uniforms is not None:
-        allowed = avail.bool()
+    if uniforms is not None:  # in numpy: a handful of tiny ops, each cheaper than its torch twin
+        allowed = avail.numpy().astype(bool)
+        u = uniforms.numpy()
         n_allowed = allowed.sum(-1)
-        k = (uniforms[..., 1] * n_allowed).long().minimum(n_allowed - 1)
-        random = (allowed.cumsum(-1) > k.unsqueeze(-1)).long().argmax(-1)
-        return torch.where(uniforms[..., 0] < epsilon, random, greedy)
+        k = np.minimum((u[..., 1] * n_allowed).astype(np.int64), n_allowed - 1)
+        random = (allowed.cumsum(-1) > k[..., None]).argmax(-1)
+        return torch.from_numpy(np.where(u[..., 0] < epsilon, random, greedy.numpy()))
     allowed = avail.bool().to(q.dtype if q.is_floating_point() else torch.float32)
     flat = allowed.reshape(-1, allowed.shape[-1])
     random = torch.multinomial(flat, 1, generator=generator).reshape(greedy.shape)

@@ -27,12 +27,12 @@ DRAWS_PER_CHOICE = 2
 """Uniforms per agent per epsilon-greedy choice: explore or not, and which available action."""
 
 
-@dataclass
+@dataclass(slots=True)
 class JointAction:
     """The team's action for one slot (a :class:`~hiergym.collector.policy.PolicyAction`)."""
 
     env_action: TeamAction
-    memory: dict[str, torch.Tensor]
+    memory: tuple[torch.Tensor, ...]  # this episode's carry row (the controller's initial_carry keys, in order)
     text: str = ""
     format_ok: bool = True
     generations: list = field(default_factory=list)
@@ -58,7 +58,9 @@ class EpsilonGreedyPolicy:
         self.epsilon = epsilon
         self.hierarchical = bool(getattr(agents, "uses_subgoals", False))
         self.generator = torch.Generator().manual_seed(seed)
-        self._initial = {k: v[0] for k, v in agents.initial_carry(1).items()}
+        initial = agents.initial_carry(1)
+        self._keys = tuple(initial)
+        self._fresh = tuple(v[0] for v in initial.values())  # one episode's carry row at its start
 
     def act(
         self,
@@ -66,13 +68,14 @@ class EpsilonGreedyPolicy:
         *,
         sampling: float | None = None,
         seeds: Sequence[int] | None = None,
-        memories: Sequence[dict[str, torch.Tensor] | None] | None = None,
+        memories: Sequence[tuple[torch.Tensor, ...] | None] | None = None,
     ) -> list[JointAction]:
         if not observations:
             return []
         epsilon = self.epsilon if sampling is None else float(sampling)
         rows = memories if memories is not None else [None] * len(observations)
-        carry = {k: torch.stack([self._initial[k] if m is None else m[k] for m in rows]) for k in self._initial}
+        fresh = self._fresh
+        carry = dict(zip(self._keys, (torch.stack(column) for column in zip(*(fresh if m is None else m for m in rows)))))
         obs = np.stack([o.obs for o in observations])
         avail = np.stack([o.avail for o in observations])
         uniforms = None
@@ -86,7 +89,7 @@ class EpsilonGreedyPolicy:
             if observations[0].subgoal_feat is not None:
                 extra["subgoal_feat"] = np.stack([o.subgoal_feat for o in observations])
         actions, record, new_carry = self.agents.act(obs, avail, carry, epsilon=epsilon, generator=self.generator, uniforms=uniforms, **extra)
-        new_rows = [dict(zip(new_carry, values)) for values in zip(*(v.unbind(0) for v in new_carry.values()))]
+        new_rows = list(zip(*(new_carry[k].unbind(0) for k in self._keys)))
         if self.hierarchical:
             subgoals, decisions = record["subgoal"], record["decision"]
             return [JointAction(TeamAction(actions[i], subgoals[i], bool(decisions[i])), new_rows[i]) for i in range(len(observations))]

@@ -42,7 +42,7 @@ class EnvHost:
     def reset(self, slot: int, env_id: str, seed: int) -> tuple[str, Any]:
         try:
             obs, info = self._env(slot, env_id).reset(seed=seed)
-            return "ok", (obs, to_jsonable(info))
+            return "ok", (obs, _plain(info))
         except Exception:  # report, the collector decides (re-run or give up)
             self.envs.pop(slot, None)
             return "error", traceback.format_exc()
@@ -50,7 +50,7 @@ class EnvHost:
     def step(self, slot: int, action: str) -> tuple[str, Any]:
         try:
             obs, reward, terminated, truncated, info = self.envs[slot][1].step(action)
-            return "ok", (obs, float(reward), bool(terminated), bool(truncated), to_jsonable(info))
+            return "ok", (obs, float(reward), bool(terminated), bool(truncated), _plain(info))
         except Exception:  # report, the collector decides (re-run or give up)
             self.envs.pop(slot, None)
             return "error", traceback.format_exc()
@@ -63,6 +63,18 @@ class EnvHost:
         for _, env in self.envs.values():
             env.close()
         self.envs.clear()
+
+
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def _plain(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` as plain JSON data; an info of string keys and scalar values already is (the common
+    case of a small per-step info: no copy, no recursion)."""
+    for key, value in info.items():
+        if type(key) is not str or type(value) not in _SCALARS:
+            return to_jsonable(info)
+    return info
 
 
 class Host(Protocol):

@@ -322,7 +322,8 @@ class _Run:
         traj.turns.append(turn)
         slot.memory = getattr(action, "memory", None)
         self.stats.env_steps += 1
-        self.stats.generated_tokens += sum(len(g.response_ids) for g in action.generations)
+        if action.generations:
+            self.stats.generated_tokens += sum(len(g.response_ids) for g in action.generations)
         for hook in self.c.on_step:
             hook(traj, turn)
         slot.obs, slot.info = obs, info
