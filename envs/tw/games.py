@@ -218,10 +218,19 @@ def _generate(key: GameKey, game_file: Path, grammar_file: Path) -> None:
     options.force_recompile = True
     _, make_game, _ = textworld.challenges.CHALLENGES[key.challenge]
     logger.info("making TextWorld game %s %s seed=%d", key.challenge, dict(key.settings), key.seed)
-    known = _load_grammars(grammar_file)
-    with quiet_jericho():
-        game = make_game(settings=dict(key.settings), options=options)
-        compiled = Path(compile_game(game, options))
+    from hiergym.progress import build_progress  # bar per hiergym.progress.BUILD_PROGRESS (terminal only by default)
+
+    with build_progress(3, f"TextWorld {key.challenge} seed={key.seed}", unit="stage", delay=0.0) as bar:
+        bar.set_postfix_str("grammars")
+        known = _load_grammars(grammar_file)
+        bar.update(1)
+        bar.set_postfix_str("generate")
+        with quiet_jericho():
+            game = make_game(settings=dict(key.settings), options=options)
+            bar.update(1)
+            bar.set_postfix_str("compile")
+            compiled = Path(compile_game(game, options))
+        bar.update(1)
     _save_grammars(grammar_file, known)
     if compiled != game_file:
         raise RuntimeError(f"TextWorld wrote {compiled}, expected {game_file}")

@@ -235,9 +235,13 @@ def generate_catalogue(n: int = DEFAULT_NUM_PRODUCTS, seed: int = 0) -> Iterator
     """
     if n < 1:
         raise ValueError(f"n={n!r} is not allowed: a catalogue needs at least 1 product")
+    from hiergym.progress import build_progress  # bar per hiergym.progress.BUILD_PROGRESS (terminal only by default)
+
     rng = _rng(seed)
-    for i in range(n):
-        yield _make_product(i, seed, rng)
+    with build_progress(n, "WebShop catalogue", unit="product") as bar:
+        for i in range(n):
+            yield _make_product(i, seed, rng)
+            bar.update(1)
 
 
 def product_type_by_name(name: str) -> ProductType:

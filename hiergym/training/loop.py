@@ -87,7 +87,11 @@ class TrainLoop:
         self.result = TrainResult(self.run.path, {})
 
     def evaluate(self) -> dict[str, float]:
-        trajs, _ = self.collector.collect(self.config.eval_tasks(), group_size=1, sampling=self.eval_sampling, stream=run_stream(self.config.seed, "eval"))
+        from hiergym.progress import episode_progress
+
+        tasks = self.config.eval_tasks()
+        with episode_progress(self.collector, len(tasks), "eval", enabled=self.config.progress):
+            trajs, _ = self.collector.collect(tasks, group_size=1, sampling=self.eval_sampling, stream=run_stream(self.config.seed, "eval"))
         return rollout_metrics(trajs, prefix="eval_")
 
     def _restore(self) -> bool:

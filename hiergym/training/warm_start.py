@@ -16,9 +16,13 @@ import numpy as np
 from hiergym.training.config_files import load_entry_point
 from hiergym.training.configs import TrainConfig
 from hiergym.info_keys import InfoKeys
+from hiergym.progress import progress_bar
 from hiergym.types import Generation, Trajectory, Turn, group_id_of
 
 logger = logging.getLogger(__name__)
+
+PROGRESS_NLL_EVERY = 20
+"""With the progress bar on, the minibatch NLL is measured (one extra forward) every this many steps."""
 
 WARM_START_MODEL_DIR = "model_warm_start"
 """Run-dir subdirectory with the policy right after the warm start (save_pretrained): later runs can
@@ -28,29 +32,37 @@ start from it through ``model.path`` (e.g. GiGPO and GRPO from the same weights)
 def expert_demonstrations(config: TrainConfig, agent: Any, make_env: Callable[[str], Any]) -> list[Trajectory]:
     """Run the expert on ``warm_start.episodes`` seeds; each turn holds one Generation of the expert's answer."""
     expert = load_entry_point(config.warm_start.expert, "warm_start.expert")
-    tok = agent.backend.tokenizer
     trajectories = []
-    for seed in range(config.warm_start.seed_start, config.warm_start.seed_start + config.warm_start.episodes):
-        env = make_env(config.env.env_id)
-        obs, _ = env.reset(seed=seed)
-        traj = Trajectory(group_id=group_id_of(config.env.env_id, seed), env_id=config.env.env_id, seed=seed)
-        for action in expert(env.unwrapped) or []:
-            answer = f"<action>{action}</action>"
-            response = tok(answer, add_special_tokens=False)["input_ids"]
-            prompt = tok(agent.prompt(obs))["input_ids"]
-            gen = Generation(prompt, response, [0.0] * len(response), answer, role=agent.role)
-            next_obs, reward, terminated, truncated, info = env.step(answer)
-            valid = bool(info.get(InfoKeys.ACTION_VALID, True))
-            # the observation the answer was given to (the one its prompt shows), not the one it led to
-            traj.turns.append(Turn(observation=obs, action=action, raw_action=answer, reward=reward, terminated=terminated, truncated=truncated, action_valid=valid, generations=[gen]))
-            obs = next_obs
-            if terminated or truncated:
-                traj.success = bool(info.get(InfoKeys.WON, False))
-                break
-        traj.episode_return = float(sum(traj.rewards))
-        env.close()
-        trajectories.append(traj)
+    seeds = range(config.warm_start.seed_start, config.warm_start.seed_start + config.warm_start.episodes)
+    with progress_bar(len(seeds), "expert demonstrations", enabled=config.progress, unit="episode") as bar:
+        for seed in seeds:
+            trajectories.append(_expert_episode(config, agent, make_env, expert, seed))
+            bar.update(1)
     return trajectories
+
+
+def _expert_episode(config: TrainConfig, agent: Any, make_env: Callable[[str], Any], expert: Callable[[Any], Any], seed: int) -> Trajectory:
+    """One expert episode on ``seed`` as a Trajectory whose turns hold the expert's answers as Generations."""
+    tok = agent.backend.tokenizer
+    env = make_env(config.env.env_id)
+    obs, _ = env.reset(seed=seed)
+    traj = Trajectory(group_id=group_id_of(config.env.env_id, seed), env_id=config.env.env_id, seed=seed)
+    for action in expert(env.unwrapped) or []:
+        answer = f"<action>{action}</action>"
+        response = tok(answer, add_special_tokens=False)["input_ids"]
+        prompt = tok(agent.prompt(obs))["input_ids"]
+        gen = Generation(prompt, response, [0.0] * len(response), answer, role=agent.role)
+        next_obs, reward, terminated, truncated, info = env.step(answer)
+        valid = bool(info.get(InfoKeys.ACTION_VALID, True))
+        # the observation the answer was given to (the one its prompt shows), not the one it led to
+        traj.turns.append(Turn(observation=obs, action=action, raw_action=answer, reward=reward, terminated=terminated, truncated=truncated, action_valid=valid, generations=[gen]))
+        obs = next_obs
+        if terminated or truncated:
+            traj.success = bool(info.get(InfoKeys.WON, False))
+            break
+    traj.episode_return = float(sum(traj.rewards))
+    env.close()
+    return traj
 
 
 def minibatch_indices(num_rows: int, batch_size: int, steps: int, seed: int) -> Iterator[np.ndarray]:
@@ -92,10 +104,33 @@ def warm_start(config: TrainConfig, agent: Any, make_env: Callable[[str], Any], 
     content = without_format_tags(batch, agent.backend.tokenizer)
     sft = Trainer(agent.backend.model, replace(config.trainer, lr=config.warm_start.lr, ppo_epochs=1, num_minibatches=1, kl_beta=0.0, old_logprobs="current"), device=device)
     metrics: dict[str, float] = {}
-    for step, rows in enumerate(minibatch_indices(len(batch), config.warm_start.batch_size, config.warm_start.steps, config.seed)):
-        source = content if step < config.warm_start.content_only_steps else batch
-        metrics = sft.step(source if len(rows) == len(batch) else select_rows(source, rows.tolist()))
-    mask = batch.response_mask.to(sft.device)
-    metrics["nll"] = float(-(sft.logprobs(batch) * mask).sum() / mask.sum())
+    bar = warm_start_progress(config.warm_start.steps, enabled=config.progress)
+    try:
+        for step, rows in enumerate(minibatch_indices(len(batch), config.warm_start.batch_size, config.warm_start.steps, config.seed)):
+            source = content if step < config.warm_start.content_only_steps else batch
+            minibatch = source if len(rows) == len(batch) else select_rows(source, rows.tolist())
+            metrics = sft.step(minibatch)
+            bar.update(1)
+            if not bar.disable and (step % PROGRESS_NLL_EVERY == 0 or step + 1 == config.warm_start.steps):
+                bar.set_postfix(nll=f"{token_nll(sft, minibatch):.3f}", part="content" if source is content else "answer")
+    finally:
+        bar.close()
+    metrics["nll"] = token_nll(sft, batch)
     logger.info("warm start: %d demonstrations, %d rows, %d steps, token NLL %.4f", len(demos), len(batch), config.warm_start.steps, metrics["nll"])
     return metrics
+
+
+def token_nll(trainer: Any, batch: Any) -> float:
+    """Token-mean NLL of ``batch``'s response tokens under the trainer's model (one forward, no grad)."""
+    mask = batch.response_mask.to(trainer.device)
+    return float(-(trainer.logprobs(batch) * mask).sum() / mask.sum().clamp(min=1))
+
+
+def warm_start_progress(steps: int, *, enabled: bool) -> Any:
+    """A bar over the warm start's gradient steps (``disable`` when the run's ``progress`` is off).
+
+    Every ``PROGRESS_NLL_EVERY`` steps it shows ``nll``, the token-mean NLL of the minibatch just
+    trained on (over the tokens in the loss), and ``part``: ``content`` while the format tags are left
+    out (``content_only_steps``), then ``answer``.
+    """
+    return progress_bar(steps, "warm start", enabled=enabled, unit="step")
