@@ -10,8 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from hiergym.algos.advantages import GiGPOParts, gigpo_advantages, grpo_advantages
-from hiergym.algos.configs import GiGPOConfig, GRPOConfig, TrainerConfig
+from hiergym.algos.configs import GiGPOConfig, GRPOConfig, HRPOConfig, TrainerConfig
 from hiergym.algos.estimators import compute_advantages, gigpo_stats, gigpo_trajectory_parts
+from hiergym.algos.hrpo import HRPOParts, hrpo_advantages, hrpo_parts, hrpo_stats, hrpo_trajectory_parts
 from hiergym.algos.returns import discounted_returns, episode_returns
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ __all__ = [
     "GRPOConfig",
     "GiGPOConfig",
     "GiGPOParts",
+    "HRPOConfig",
+    "HRPOParts",
     "Trainer",
     "TrainerConfig",
     "agg_loss",
@@ -51,6 +54,10 @@ __all__ = [
     "gigpo_stats",
     "gigpo_trajectory_parts",
     "grpo_advantages",
+    "hrpo_advantages",
+    "hrpo_parts",
+    "hrpo_stats",
+    "hrpo_trajectory_parts",
     "kl_k3",
     "policy_loss",
     "token_logprobs",

@@ -10,7 +10,7 @@ are masked out. ``old_logprobs`` holds the sampling-time log-probs on response t
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 def build_batch(
     trajectories: Sequence[Trajectory],
-    advantages: Sequence[np.ndarray | Sequence[float]],
+    advantages: Sequence[np.ndarray | Sequence[float]] | Mapping[str, Sequence[np.ndarray | Sequence[float]]],
     *,
     pad_token_id: int,
     roles: Collection[str] | None = None,
@@ -30,16 +30,23 @@ def build_batch(
     """Rows for every generation (of a role in ``roles``, all roles if None) with >= 1 response token.
 
     ``advantages[i]`` has one value per turn of ``trajectories[i]`` (as ``compute_advantages``
-    returns). Generations without response tokens carry nothing to train and are skipped.
+    returns), or a mapping role -> such a list (as ``hrpo_advantages`` returns): then each generation
+    takes its own role's value, so a planner and an executor call of one turn can differ.
+    Generations without response tokens carry nothing to train and are skipped.
     """
-    if len(advantages) != len(trajectories):
-        raise ValueError(f"got {len(advantages)} advantage arrays for {len(trajectories)} trajectories; need one per trajectory")
+    by_role = dict(advantages) if isinstance(advantages, Mapping) else {None: advantages}
+    for per_traj in by_role.values():
+        if len(per_traj) != len(trajectories):
+            raise ValueError(f"got {len(per_traj)} advantage arrays for {len(trajectories)} trajectories; need one per trajectory")
     rows: list[tuple[Generation, float]] = []
-    for i, (traj, adv) in enumerate(zip(trajectories, advantages)):
-        if len(adv) != len(traj.turns):
-            raise ValueError(f"trajectory {i} ({traj.group_id!r}) has {len(traj.turns)} turns but {len(adv)} advantages")
-        for turn, a in zip(traj.turns, adv):
-            rows.extend((g, float(a)) for g in turn.generations if roles is None or g.role in roles)
+    for i, traj in enumerate(trajectories):
+        for per_traj in by_role.values():
+            if len(per_traj[i]) != len(traj.turns):
+                raise ValueError(f"trajectory {i} ({traj.group_id!r}) has {len(traj.turns)} turns but {len(per_traj[i])} advantages")
+        for t, turn in enumerate(traj.turns):
+            for g in turn.generations:
+                if roles is None or g.role in roles:
+                    rows.append((g, float(_role_advantages(by_role, g.role)[i][t])))
     skipped = sum(len(g.response_ids) == 0 for g, _ in rows)
     if skipped:
         logger.debug("build_batch: skipped %d generations without response tokens", skipped)
@@ -48,6 +55,14 @@ def build_batch(
         wanted = "any role" if roles is None else f"roles {sorted(roles)}"
         raise ValueError(f"no generation with response tokens for {wanted} in {len(trajectories)} trajectories")
     return _pad_rows(rows, pad_token_id)
+
+
+def _role_advantages(by_role: Mapping, role: str) -> Sequence:
+    """The per-trajectory advantages for generations of ``role`` (key None: one list for every role)."""
+    table = by_role.get(role, by_role.get(None))
+    if table is None:
+        raise ValueError(f"no advantages for generation role {role!r}: got roles {sorted(by_role)}; pass roles= to train only those")
+    return table
 
 
 def _pad_rows(rows: list[tuple[Generation, float]], pad_token_id: int) -> Batch:

@@ -139,3 +139,43 @@ class TrainerConfig:
             raise ConfigError("lr_warmup_steps", self.lr_warmup_steps, "an integer >= 0")
         if not self.temperature > 0:
             raise ConfigError("temperature", self.temperature, "> 0, the sampler's temperature")
+
+
+@dataclass(frozen=True)
+class HRPOConfig:
+    """HRPO (HiMAC / MasHost style): A^macro = z(plan return) on planner tokens; A^micro on executor tokens =
+    z(segment reward, same subgoal and start anchor) + omega * step-anchor part + action_weight * z(action-wise reward)."""
+
+    group_size: int = 8
+    """Plans per task (M); the collector runs M copies of each task and seed."""
+    gamma: float = 0.95
+    """Discount of the return-to-go inside a segment (the step-anchor part, as GiGPO)."""
+    omega: float = 1.0
+    """Weight of the step-anchor part inside segments (GiGPO's omega)."""
+    action_weight: float = 0.1
+    """lambda: weight of the z-scored action-wise reward (validity + progress) in the executor advantage."""
+    subgoal_bonus: float = 1.0
+    """Added to a segment's reward when its subgoal is achieved (on the segment's last turn)."""
+    progress_key: str | None = "action_effective"
+    """Turn-info key of the per-turn progress signal added to validity in the action-wise reward; None = validity only."""
+    normalize_std: bool = True
+    """Divide every z-score by its group std; False = mean-centred only."""
+    eps: float = 1e-6
+    """Added to the std in the z-score denominator."""
+    anchor_fallback: AnchorFallback = "observation"
+    """Anchor of a turn whose anchor is None: its observation text, or none (a group of its own)."""
+
+    def __post_init__(self) -> None:
+        if self.group_size < 2:
+            raise ConfigError("group_size", self.group_size, "relative advantages need >= 2 plans per task")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError("gamma", self.gamma, "a discount in [0, 1] (default 0.95)")
+        if not self.omega >= 0:
+            raise ConfigError("omega", self.omega, "a non-negative weight of the step-anchor part (default 1.0)")
+        if not self.action_weight >= 0:
+            raise ConfigError("action_weight", self.action_weight, "a non-negative weight lambda of the action-wise part (default 0.1)")
+        if not 0 <= self.subgoal_bonus < float("inf"):
+            raise ConfigError("subgoal_bonus", self.subgoal_bonus, "a finite bonus >= 0 (0 = no bonus; default 1.0)")
+        if self.progress_key is not None and not self.progress_key:
+            raise ConfigError("progress_key", self.progress_key, "an info key such as 'action_effective', or None for validity only")
+        _check_eps(self.eps)
