@@ -183,7 +183,7 @@ class MarlRunConfig:
 
     env_id: str = "hiergym/GoalGrid-v0"
     """Registered PettingZoo env id (built with hiergym.make_parallel)."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    env_kwargs: dict[str, int | float | bool | str] = field(default_factory=dict)
     """Keyword arguments for the env constructor."""
     seed: int = 0
     """Seeds torch, the sampler and the env seed stream (train seeds seed*10^6 + i; eval seeds offset)."""

@@ -130,12 +130,13 @@ def test_cli_train_marl_from_a_config_file_with_flags_on_top(tmp_path):
     assert config["algo"]["algo"] == "qmix" and config["algo"]["lr"] == 0.01 and config["algo"]["hidden_dim"] == 4
 
 
-def test_marl_config_errors_name_the_field(tmp_path):
+def test_marl_config_errors_name_the_field(tmp_path, capsys):
     with pytest.raises(ConfigError, match="algo.name"):
         MarlTrainConfig(algo=type(MarlTrainConfig().algo)(name="qmixx"))
     (tmp_path / "bad.toml").write_text("[algo.qmix]\nlearning_rate = 1\n")
-    with pytest.raises(ConfigError, match="algo.qmix.learning_rate"):
+    with pytest.raises(SystemExit):
         main(["train", "marl", "--config-file", str(tmp_path / "bad.toml")])
+    assert "algo.qmix.learning_rate=1 is not allowed" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -149,3 +150,12 @@ def test_full_loop_learns_the_corridor(tmp_path, algo):
     )
     rows = MarlTrainer(run, config, env_fn=lambda: Corridor()).train()
     assert rows[-1]["eval_success"] == 1.0 and rows[-1]["eval_length"] < 3.0
+
+
+def test_cli_flags_reach_nested_configs_and_env_kwargs():
+    import tyro
+
+    config = tyro.cli(MarlTrainConfig, args=["--env-kwargs", "size", "5", "reward_mode", "sparse", "--algo.name", "subgoal-qmix", "--algo.subgoal-qmix.goal-horizon", "3"])
+    assert config.env_kwargs == {"size": 5, "reward_mode": "sparse"}
+    assert config.algo.selected.goal_horizon == 3 and config.algo.selected.algo == "subgoal-qmix"
+    assert config.run_config().env_kwargs == {"size": 5, "reward_mode": "sparse"}
