@@ -179,13 +179,14 @@ def hrpo_trajectory_parts(trajectories: Sequence[Trajectory], config: HRPOConfig
     lengths = np.array([len(t.turns) for t in trajectories], dtype=np.int64)
     n = int(lengths.sum())
     turns = [turn for t in trajectories for turn in t.turns]
-    rewards = np.fromiter((turn.info.get(InfoKeys.ENV_REWARD, turn.reward) for turn in turns), dtype=np.float64, count=n)
-    valid = np.fromiter((turn.action_valid for turn in turns), dtype=np.float64, count=n)
+    rewards = np.array([turn.info.get(InfoKeys.ENV_REWARD, turn.reward) for turn in turns], dtype=np.float64)
+    valid = np.array([turn.action_valid for turn in turns], dtype=np.float64)
     progress = np.zeros(n)
     if config.progress_key is not None:
-        progress = np.fromiter((_as_score(turn.info.get(config.progress_key), config.progress_key) for turn in turns), dtype=np.float64, count=n)
-    anchor_codes: dict[tuple[str, str], int] = {}
-    anchors = np.fromiter((_anchor_code(turn, anchor_codes, config) for turn in turns), dtype=np.int64, count=n)
+        progress = _scores([turn.info.get(config.progress_key) for turn in turns], config.progress_key)
+    anchors = _anchor_codes([
+        turn.anchor if turn.anchor is not None else anchor_of(turn.observation, {}, config.anchor_fallback) for turn in turns
+    ])
     group_codes: dict[str, int] = {}
     groups = np.repeat(np.array([group_codes.setdefault(t.group_id, len(group_codes)) for t in trajectories], dtype=np.int64), lengths)
     segment_ids, subgoals, achieved = segment_columns(trajectories, lengths)
@@ -268,17 +269,22 @@ def segment_columns(trajectories: Sequence[Trajectory], lengths: np.ndarray) -> 
     return segment_ids, np.where(segment_ids >= 0, sub_codes, -1), achieved
 
 
-def _anchor_code(turn, codes: dict[tuple[str, str], int], config: HRPOConfig) -> int:
-    """Dense code of a turn's anchor key; a fresh code (a singleton) when there is no key (as GiGPO)."""
-    key = anchor_of(turn.observation, {InfoKeys.ANCHOR: turn.anchor}, config.anchor_fallback)
-    return codes.setdefault(("anchor", key) if key is not None else ("singleton", str(len(codes))), len(codes))
+def _anchor_codes(keys: list[str | None]) -> np.ndarray:
+    """``[N]`` dense codes of the anchor keys; each None gets a code of its own (a singleton, as GiGPO)."""
+    codes: dict[str, int] = {}
+    out = np.array([-1 if k is None else codes.setdefault(k, len(codes)) for k in keys], dtype=np.int64)
+    missing = out < 0
+    out[missing] = len(codes) + np.arange(int(missing.sum()))
+    return out
 
 
-def _as_score(value: object, key: str) -> float:
-    """A progress value as a number: None -> 0, bool -> 0/1, numbers as they are; anything else raises."""
-    if value is None:
-        return 0.0
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"turn.info[{key!r}]={value!r} is not a number or bool; HRPO's progress_key must name a numeric signal") from None
+def _scores(values: list[object], key: str) -> np.ndarray:
+    """Progress values as numbers: None -> 0, bool -> 0/1, numbers as they are; anything else raises naming it."""
+    out = np.zeros(len(values))
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        if not isinstance(v, (bool, int, float, np.number)):
+            raise ValueError(f"turn.info[{key!r}]={v!r} (turn {i}) is not a number or bool; progress_key must name a numeric signal")
+        out[i] = v
+    return out
