@@ -187,8 +187,9 @@ class MarlTrainer:
         """Greedy episodes on the fixed evaluation seeds; logs a metrics row (and samples) and returns it."""
         c = self.counters
         trajs = self.collect_greedy([EVAL_SEED_BASE + j for j in range(self.run.eval_episodes)])
+        step = max(c["iteration"] - 1, 0)  # the metrics row's step: resume cuts rows and samples by it
         if self.run_dir is not None and self.run.samples_per_eval:
-            self.run_dir.save_samples([a for t in trajs[: self.run.samples_per_eval] for a in agent_trajectories(t, self.spec)])
+            self.run_dir.save_samples([a for t in trajs[: self.run.samples_per_eval] for a in agent_trajectories(t, self.spec)], step=step)
         window, self._window = self._window, []
         row = {
             "t_env": c["t_env"],
@@ -205,7 +206,7 @@ class MarlTrainer:
         }
         throughput = {**self._last_collect.as_dict(), "wall_time": round(time.perf_counter() - self._started, 2)}
         if self.run_dir is not None:
-            self.run_dir.log(max(c["iteration"] - 1, 0), row, throughput)
+            self.run_dir.log(step, row, throughput)
         logger.info("t_env=%d eval_return=%.3f eval_success=%.2f", row["t_env"], row["eval_return"], row["eval_success"])
         return row
 
@@ -228,7 +229,8 @@ class MarlTrainer:
     def _restore(self) -> bool:
         assert self.run_dir is not None
         state = self.run_dir.latest_checkpoint()
-        if state is None:
+        if state is None:  # killed before its first checkpoint: start afresh, without the rows it had logged
+            self.run_dir.resume_at(0)
             return False
         if state["algo"] != self.algo.to_dict():
             raise ConfigError("resume", self.run.run_dir, f"a checkpoint of the same algo config; it holds {state['algo']}")
@@ -241,7 +243,6 @@ class MarlTrainer:
         self.rng.bit_generator.state = state["sampler_rng"]
         restore_rng(state["rng"])
         self._window, self._last_stats = list(state["window"]), state["last_stats"]
-        self.run_dir.metrics.truncate(self.counters["iteration"])
-        self.run_dir.throughput.truncate(self.counters["iteration"])
+        self.run_dir.resume_at(self.counters["iteration"])  # metrics, throughput and samples logged after the checkpoint
         logger.info("resumed %s at t_env=%d", self.run.run_dir, self.counters["t_env"])
         return True

@@ -159,3 +159,31 @@ def test_cli_flags_reach_nested_configs_and_env_kwargs():
     assert config.env_kwargs == {"size": 5, "reward_mode": "sparse"}
     assert config.algo.selected.goal_horizon == 3 and config.algo.selected.algo == "subgoal-qmix"
     assert config.run_config().env_kwargs == {"size": 5, "reward_mode": "sparse"}
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_run_killed_before_its_first_checkpoint_resumes_without_duplicate_rows(tmp_path):
+    """Issue 16 item 6 for MARL runs: every log is cut back to the checkpoint (here: none, so to 0)."""
+    straight = trainer(tmp_path / "a", 300)
+    straight.train()
+    killed = trainer(tmp_path / "b", 300)
+
+    def kill(step, row):
+        if row is not None and row["t_env"] >= 200:
+            raise _Killed
+
+    killed.hooks.append(kill)
+    with pytest.raises(_Killed):
+        killed.train()
+    assert not list((tmp_path / "b" / "checkpoints").glob("step-*.pt"))
+    trainer(tmp_path / "b", 300, resume=True).train()
+
+    def logged(run):
+        with (run / "metrics.csv").open() as f:
+            return [(r["iteration"], r["t_env"]) for r in csv.DictReader(f)]
+
+    assert logged(tmp_path / "b") == logged(tmp_path / "a")
+    assert len(load_jsonl(tmp_path / "b" / "samples.jsonl")) == len(load_jsonl(tmp_path / "a" / "samples.jsonl"))
