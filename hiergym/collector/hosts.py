@@ -69,12 +69,12 @@ _SCALARS = (bool, int, float, str, type(None))
 
 
 def _plain(info: dict[str, Any]) -> dict[str, Any]:
-    """``info`` as plain JSON data; an info of string keys and scalar values already is (the common
-    case of a small per-step info: no copy, no recursion)."""
+    """``info`` as plain JSON data, always a new dict (an env may reuse its info dict); an info of string
+    keys and scalar values (the common small per-step info) is copied flat, without recursion."""
     for key, value in info.items():
         if type(key) is not str or type(value) not in _SCALARS:
             return to_jsonable(info)
-    return info
+    return dict(info)
 
 
 class Host(Protocol):
