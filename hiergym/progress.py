@@ -61,4 +61,5 @@ def episode_progress(collector: Any, total: int, desc: str, *, enabled: bool) ->
         yield bar
     finally:
         collector.on_episode.remove(count)
+        bar.refresh()  # draw the final count and success once: updates within tqdm's mininterval are not drawn
         bar.close()
