@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hiergym.demo import DEMO_ENV_ID, DEMO_MAX_STEPS, DEMO_PROMPT, DemoConfig
+from hiergym.demo import DEMO_ENV_ID, DEMO_MAX_STEPS, DemoConfig
 
 EVAL_SEED_START = 1_000_000
 
@@ -36,7 +36,7 @@ def _agent_and_collector(model: str):
     torch.set_num_threads(1)
     backend = TransformersBackend.from_pretrained(model, device="cpu")
     agent = LLMAgent(backend, sampling=SamplingParams(max_new_tokens=6))
-    maker = TextEnvMaker(DEMO_MAX_STEPS, 0, str(DEMO_PROMPT))
+    maker = TextEnvMaker.from_config(DemoConfig().to_train_config().env)  # the demo's env stack
     return backend, agent, maker, Collector(maker, agent, num_slots=64, max_turns=DEMO_MAX_STEPS)
 
 

@@ -48,6 +48,12 @@ class WorkerCrashError(HierGymError, RuntimeError):
     """An env kept crashing after ``max_restarts`` re-runs of the same episode."""
 
 
+def derive_seed(*parts: object) -> int:
+    """A 63-bit seed that is a pure function of ``parts`` (blake2b of ``"a/b/c"``; stable across processes)."""
+    key = "/".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+
+
 def sampling_seed(stream: int, task_seed: int, copy: int, turn: int) -> int:
     """Seed of one agent call of one episode: a pure function of (run stream, task seed, copy, turn).
 
@@ -55,8 +61,7 @@ def sampling_seed(stream: int, task_seed: int, copy: int, turn: int) -> int:
     are served: the same numbers whatever the load, the number of env workers, or a worker restart
     that re-runs an episode (docs/design.md, section 7).
     """
-    key = f"{stream}/{task_seed}/{copy}/{turn}".encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+    return derive_seed(stream, task_seed, copy, turn)
 
 
 # ----------------------------------------------------------------------------- bookkeeping

@@ -32,10 +32,9 @@ def run_stream(seed: int, phase: str, iteration: int = 0) -> int:
     worker restart. Evaluation uses one stream for every evaluation point (common random numbers:
     two points differ by the policy, not by the sampling noise).
     """
-    import hashlib
+    from hiergym.collector.loop import derive_seed
 
-    digest = hashlib.blake2b(f"{seed}/{phase}/{iteration}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+    return derive_seed(seed, phase, iteration)
 
 
 def rollout_metrics(trajectories: Sequence[Trajectory], prefix: str = "") -> dict[str, float]:
@@ -140,7 +139,7 @@ class TrainLoop:
 
     def iteration(self, it: int) -> dict[str, float]:
         """Evaluate (when due), collect G copies of this iteration's tasks, one trainer step, log."""
-        from hiergym.algos import build_batch, compute_advantages
+        from hiergym.algos import build_batch
 
         cfg = self.config
         row: dict[str, float] = {}
@@ -148,9 +147,10 @@ class TrainLoop:
             row.update(self.evaluate())
             self.result.eval_success[it] = row["eval_success"]
         trajs, stats = self.collector.collect(cfg.train_tasks(it), cfg.group_size, stream=run_stream(cfg.seed, "train", it))
-        advantages = compute_advantages(trajs, cfg.algo.selected)
+        advantages, estimator_stats = self._advantages(trajs)
         batch = build_batch(trajs, advantages, pad_token_id=self.backend.pad_token_id)
         row.update(rollout_metrics(trajs))
+        row.update(estimator_stats)
         row.update(self._diagnostics(trajs, advantages, batch))
         if cfg.grad_cosine_every and it % cfg.grad_cosine_every == 0:
             row["signal/grad_cosine_halves"] = self._grad_cosine(trajs, advantages)
@@ -159,16 +159,22 @@ class TrainLoop:
         self.run.save_samples(trajs[: cfg.samples_per_iteration], step=it)
         return row
 
+    def _advantages(self, trajs: Sequence[Trajectory]) -> tuple[list[np.ndarray], dict[str, float]]:
+        """Per-turn advantages, and for GiGPO the step-group numbers from the same computation."""
+        from hiergym.algos import compute_advantages, gigpo_stats, gigpo_trajectory_parts
+        from hiergym.algos.estimators import split_per_trajectory
+
+        if self.config.algo.name != "gigpo":
+            return compute_advantages(trajs, self.config.algo.selected), {}
+        parts = gigpo_trajectory_parts(trajs, self.config.algo.selected)
+        return split_per_trajectory(parts.total, trajs), gigpo_stats(parts)
+
     def _diagnostics(self, trajs: Sequence[Trajectory], advantages: Sequence[np.ndarray], batch: Any) -> dict[str, float]:
         """Where this iteration's learning signal is: groups without signal, advantage per token class."""
         from hiergym.algos.diagnostics import signal_stats, token_class_stats, token_id_mask
         from hiergym.training.warm_start import format_tag_ids
 
         row = {f"signal/{k}": v for k, v in signal_stats(trajs, advantages).items()}
-        if self.config.algo.name == "gigpo":  # how many turns found a step group to compare with
-            from hiergym.algos import gigpo_stats, gigpo_trajectory_parts
-
-            row.update(gigpo_stats(gigpo_trajectory_parts(trajs, self.config.algo.selected)))
         tags = format_tag_ids(self.backend.tokenizer)
         if tags:
             is_tag = token_id_mask(batch.input_ids, tags)
