@@ -77,6 +77,8 @@ class Generation:
     text: str
     role: str = "policy"
     finish_reason: str = "stop"  # "stop" | "length"
+    policy_version: int | None = None
+    """Trainer updates behind the weights that sampled it (set by async rollouts; None: not tracked)."""
 
     def __post_init__(self) -> None:
         validate_role(self.role)
@@ -94,7 +96,7 @@ class Generation:
             "text": self.text,
             "role": self.role,
             "finish_reason": self.finish_reason,
-        }
+        } | ({"policy_version": self.policy_version} if self.policy_version is not None else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Generation:
