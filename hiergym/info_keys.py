@@ -41,6 +41,11 @@ class InfoKeys:
     PROPOSED_SUBGOAL = "proposed_subgoal"
     PARSE_ERROR = "parse_error"
     RAW_OBSERVATION = "raw_observation"
+    # --- written by agents (merged into Turn.info by the collector) ------------------
+    PLAN = "plan"
+    PLAN_FORMAT_OK = "plan_format_ok"
+    PLAN_ERROR = "plan_error"
+    PLANNER_PENALTY = "planner_penalty"
 
     _DOCS: dict[str, str] = {
         ADMISSIBLE_ACTIONS: "list[str]: commands that are legal in the current state (when the env knows them)",
@@ -72,6 +77,10 @@ class InfoKeys:
         PROPOSED_SUBGOAL: "str | None: subgoal text parsed from <subgoal> (TextActions); SubgoalHooks may adopt it",
         PARSE_ERROR: "str | None: why the LLM text did not parse, None when it did (TextActions)",
         RAW_OBSERVATION: "str: the env observation before History rendered it into a prompt (History)",
+        PLAN: "list[str]: the blueprint a planner wrote on this step, subgoals matched to the env's texts (HierarchicalAgent)",
+        PLAN_FORMAT_OK: "bool: the planner's answer on this step held a usable plan (HierarchicalAgent)",
+        PLAN_ERROR: "str | None: what was wrong with the plan: unparsable, empty, repeats or too long (HierarchicalAgent)",
+        PLANNER_PENALTY: "float: format penalty (<= 0) of the planner's answer on this step, added to the plan's return by HRPO",
     }
 
     @classmethod

@@ -23,7 +23,7 @@ from hiergym.collector.loop import (
     group_id_of,
     sampling_seed,
 )
-from hiergym.collector.policy import Policy, PolicyAction, RecurrentPolicy, env_action_of
+from hiergym.collector.policy import InfoPolicy, Policy, PolicyAction, RecurrentPolicy, env_action_of
 
 __all__ = [
     "DEFAULT_MAX_RESTARTS",
@@ -37,6 +37,7 @@ __all__ = [
     "EpisodeHook",
     "Host",
     "InProcessHost",
+    "InfoPolicy",
     "Policy",
     "PolicyAction",
     "ProcessHost",

@@ -173,6 +173,7 @@ class Collector:
         self.on_episode = list(on_episode)
         self.keep_final_observation = keep_final_observation
         self.recurrent = bool(getattr(agent, "recurrent", False))
+        self.wants_info = bool(getattr(agent, "wants_info", False))
         n_hosts = max(1, min(num_workers, num_slots))
         self.hosts: list[Host] = [ProcessHost(env_fn, mp_context) if num_workers else InProcessHost(env_fn) for _ in range(n_hosts)]
         self.slot_host = [slot % n_hosts for slot in range(num_slots)]
@@ -250,6 +251,8 @@ class _Run:
                 kwargs["seeds"] = [self._seed(self.slots[i]) for i in active]
             if self.c.recurrent:
                 kwargs["memories"] = [self.slots[i].memory for i in active]
+            if self.c.wants_info:
+                kwargs["infos"] = [self.slots[i].info for i in active]
             actions = self.c.agent.act([self.slots[i].obs for i in active], **kwargs)
             self.stats.model_s += time.perf_counter() - t
             t = time.perf_counter()
@@ -324,6 +327,9 @@ class _Run:
             generations=list(action.generations),
             info={k: v for k, v in info.items() if k not in DROPPED_INFO_KEYS},
         )
+        extra = getattr(action, "info", None)
+        if extra:
+            turn.info.update(extra)
         traj.turns.append(turn)
         slot.memory = getattr(action, "memory", None)
         self.stats.env_steps += 1
