@@ -63,7 +63,7 @@ class TrainResult:
 class TrainLoop:
     """Wires env maker, backend, agent, collector, advantage estimator, trainer and run dir."""
 
-    def __init__(self, config: TrainConfig):
+    def __init__(self, config: TrainConfig, *, async_rollouts: Any = None):
         from hiergym.agents.llm_agent import LLMAgent
         from hiergym.collector import Collector
         from hiergym.runs import RunDir, seed_everything
@@ -84,6 +84,11 @@ class TrainLoop:
         )
         self.start = 0
         self.result = TrainResult(self.run.path, {})
+        self.rollouts = None  # an AsyncRolloutConfig with enabled=True overlaps collection with training
+        if async_rollouts is not None and async_rollouts.enabled:
+            from hiergym.training.async_rollouts import for_train_loop
+
+            self.rollouts = for_train_loop(self, async_rollouts)
 
     def evaluate(self) -> dict[str, float]:
         from hiergym.progress import episode_progress
@@ -146,8 +151,13 @@ class TrainLoop:
         if it % cfg.eval_every == 0:
             row.update(self.evaluate())
             self.result.eval_success[it] = row["eval_success"]
-        trajs, stats = self.collector.collect(cfg.train_tasks(it), cfg.group_size, stream=run_stream(cfg.seed, "train", it))
+        if self.rollouts is not None:
+            trajs, stats = self.rollouts.next_batch(it, row)
+        else:
+            trajs, stats = self.collector.collect(cfg.train_tasks(it), cfg.group_size, stream=run_stream(cfg.seed, "train", it))
         advantages, estimator_stats = self._advantages(trajs)
+        if self.rollouts is not None:
+            advantages = self.rollouts.weigh(trajs, advantages)
         batch = build_batch(trajs, advantages, pad_token_id=self.backend.pad_token_id)
         row.update(rollout_metrics(trajs))
         row.update(estimator_stats)
@@ -155,6 +165,8 @@ class TrainLoop:
         if cfg.grad_cosine_every and it % cfg.grad_cosine_every == 0:
             row["signal/grad_cosine_halves"] = self._grad_cosine(trajs, advantages)
         row.update({f"train/{k}": v for k, v in self.trainer.step(batch).items()})
+        if self.rollouts is not None:
+            self.rollouts.policy_updated()
         self.run.log(it, row, stats.as_dict())
         self.run.save_samples(trajs[: cfg.samples_per_iteration], step=it)
         return row
@@ -211,6 +223,8 @@ class TrainLoop:
             self.run.plot(baselines={"eval_success": {"before warm start": init}} if init is not None else None, title=f"{cfg.env.env_id}: {cfg.algo.name.upper()}, {model}{warm}")
         finally:
             bar.close()
+            if self.rollouts is not None:
+                self.rollouts.shutdown()
             self.collector.close()
             self.run.close()
         return self.result
@@ -222,6 +236,9 @@ def _progress(total: int, initial: int, *, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, desc="train", disable=not enabled, dynamic_ncols=True)
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Run (or resume) one training run; returns held-out success per evaluated iteration."""
-    return TrainLoop(config)()
+def train(config: TrainConfig, *, async_rollouts: Any = None) -> TrainResult:
+    """Run (or resume) one training run; returns held-out success per evaluated iteration.
+
+    ``async_rollouts``: an ``AsyncRolloutConfig`` (hiergym.training.async_rollouts); off by default.
+    """
+    return TrainLoop(config, async_rollouts=async_rollouts)()
