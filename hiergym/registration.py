@@ -175,6 +175,13 @@ def register_pettingzoo() -> None:
 if "pettingzoo" in sys.modules:
     register_pettingzoo()
 RESEARCH: list[EnvEntry] = []
+RESEARCH += [
+    EnvEntry(
+        id="hiergym/MultiHop-v0",
+        entry_point="hiergym.envs.research:MultiHopEnv",
+        description="Multi-hop questions (2-4 hops) over a generated knowledge base: search[...] (SQLite FTS5/BM25), open[...], answer[...]; exact-match reward",
+    ),
+]
 
 _FAMILIES = (SOKOBAN, TEXT_GAMES, WEB, MULTI_AGENT, RESEARCH)
 
