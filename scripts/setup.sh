@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install --quiet "torch==2.13.0"
 fi
-"$PY" -m pip install --quiet -e ".[dev,docs,web,textworld,parquet]"
+"$PY" -m pip install --quiet -e ".[dev,docs,web,textworld,parquet,ray]"
 # Browser tests drive Debian's chromium through selenium (optional: tests skip without it).
 if [ "${HIERGYM_SKIP_APT:-0}" != "1" ] && ! command -v chromedriver >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \

@@ -1,8 +1,9 @@
-"""Where envs live: in this process or in worker processes; each host runs reset/step commands for its slots.
+"""Where envs live: in this process, in worker processes, or in Ray actors; each host runs reset/step commands for its slots.
 
 A host never raises on env errors: each result is ``("ok", payload)`` or ``("error", traceback
-text)`` per slot, and a dead or hung worker process shows as ``recv() -> None`` so the collector can
-restart it and re-run the episodes it hosted.
+text)`` per slot, and a dead or hung worker shows as ``recv() -> None`` so the collector can
+restart it and re-run the episodes it hosted. A worker's start-up (spawning, imports, building
+envs' makers) is waited for before its first command, so ``step_timeout`` times env steps only.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from hiergym.error import ConfigError, HierGymError
 from hiergym.types import to_jsonable
 
 logger = logging.getLogger(__name__)
 
 EnvFn = Callable[[str], Any]
 """Builds one env from an env id (must be picklable when envs run in worker processes)."""
+HOST_KINDS = ("auto", "inprocess", "process", "ray")
+"""Where a collector's envs live: ``auto`` = ``process`` when ``num_workers > 0``, else ``inprocess``."""
+DEFAULT_STARTUP_TIMEOUT_S = 300.0
+"""Seconds a new worker may take to start (spawn, imports) before ``WorkerStartError``."""
+
+
+class WorkerStartError(HierGymError, RuntimeError):
+    """An env worker process or actor did not start (its maker does not unpickle, an import fails, ...)."""
 
 class EnvHost:
     """Holds the envs of some slots and runs reset/step commands on them; never raises on env errors.
@@ -110,6 +120,7 @@ class InProcessHost:
 
 def _worker_main(conn: Any, env_fn: EnvFn) -> None:
     host = EnvHost(env_fn)
+    conn.send("ready")  # env_fn unpickled, imports done: from here on the parent times steps only
     try:
         while True:
             commands = conn.recv()
@@ -125,18 +136,41 @@ def _worker_main(conn: Any, env_fn: EnvFn) -> None:
 class ProcessHost:
     """An ``EnvHost`` in a worker process behind a pipe; ``recv`` returns None if the worker died or hung."""
 
-    def __init__(self, env_fn: EnvFn, context: str = "spawn"):
+    def __init__(self, env_fn: EnvFn, context: str = "spawn", startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S):
         self.env_fn = env_fn
         self.ctx = mp.get_context(context)
+        self.startup_timeout = startup_timeout
         self._start()
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id (e.g. to watch or kill it)."""
+        return self.proc.pid
 
     def _start(self) -> None:
         self.conn, child = self.ctx.Pipe()
         self.proc = self.ctx.Process(target=_worker_main, args=(child, self.env_fn), daemon=True)
         self.proc.start()
         child.close()
+        self._ready = False
+
+    def _wait_ready(self) -> None:
+        """Block until the worker said it is up (first command only); a worker that dies starting is an error."""
+        try:
+            if self.conn.poll(self.startup_timeout) and self.conn.recv() == "ready":
+                self._ready = True
+                return
+        except (EOFError, ConnectionResetError, OSError):
+            pass
+        self._stop()
+        raise WorkerStartError(
+            f"env worker pid {self.proc.pid} did not start within {self.startup_timeout:.0f} s (exit code {self.proc.exitcode}); "
+            "is the env maker picklable and importable in a fresh process? (its traceback is on stderr)"
+        )
 
     def send(self, commands: list[tuple]) -> None:
+        if not self._ready:
+            self._wait_ready()
         try:
             self.conn.send(commands)
         except (BrokenPipeError, ConnectionResetError, OSError):
@@ -168,3 +202,26 @@ class ProcessHost:
             pass
         self.proc.join(timeout=5)
         self._stop()
+
+
+def make_hosts(env_fn: EnvFn, kind: str, num_workers: int, num_slots: int, *, mp_context: str = "spawn") -> list[Host]:
+    """The hosts of a collector: one per worker (at most one per slot), or one in-process host.
+
+    ``kind``: ``inprocess`` (``num_workers`` ignored), ``process`` (worker processes), ``ray``
+    (Ray actors, :class:`~hiergym.collector.ray_host.RayEnvPool`; needs the ``ray`` extra), or
+    ``auto`` (``process`` when ``num_workers > 0``, else ``inprocess``).
+    """
+    if kind not in HOST_KINDS:
+        raise ConfigError("host", kind, "'auto', 'inprocess', 'process' (worker processes) or 'ray' (Ray actors)")
+    if kind == "auto":
+        kind = "process" if num_workers else "inprocess"
+    if kind == "inprocess":
+        return [InProcessHost(env_fn)]
+    if num_workers < 1:
+        raise ConfigError("num_workers", num_workers, f"an integer >= 1 with host={kind!r} (0 keeps envs in this process: host='inprocess')")
+    n_hosts = min(num_workers, num_slots)
+    if kind == "ray":
+        from hiergym.collector.ray_host import RayEnvPool
+
+        return list(RayEnvPool(env_fn, n_hosts).hosts)
+    return [ProcessHost(env_fn, mp_context) for _ in range(n_hosts)]

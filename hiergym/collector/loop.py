@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hiergym.collector.hosts import EnvFn, Host, InProcessHost, ProcessHost
+from hiergym.collector.hosts import EnvFn, Host, make_hosts
 from hiergym.collector.policy import env_action_of
 from hiergym.error import ConfigError, GroupMismatchError, HierGymError
 from hiergym.info_keys import InfoKeys
@@ -134,9 +134,12 @@ class Collector:
         agent: a :class:`~hiergym.collector.policy.Policy` (``act(observations, sampling=..., seeds=...)``);
             one with ``recurrent = True`` also gets and returns per-episode ``memories``.
         num_slots: envs stepped together (the batch size of each agent call).
-        num_workers: 0 keeps envs in this process; N > 0 spreads the slots over N worker processes.
+        num_workers: 0 keeps envs in this process; N > 0 spreads the slots over N worker processes (or Ray actors).
+        host: where envs live: ``auto`` (worker processes when ``num_workers > 0``), ``inprocess``,
+            ``process`` or ``ray`` (N Ray actors, the ``ray`` extra; :mod:`hiergym.collector.ray_host`).
         mp_context: multiprocessing start method for workers (``spawn`` is safe with torch loaded).
-        step_timeout: seconds a worker may take for one command before it counts as hung.
+        step_timeout: seconds a worker may take for one command before it counts as hung (restarted,
+            its episodes re-run); envs in this process cannot be interrupted.
         max_restarts: re-runs of one episode after env crashes before ``WorkerCrashError``.
         max_turns: safety cap on episode length (truncation) for envs without a time limit.
         on_step: hook called after every recorded turn.
@@ -153,6 +156,7 @@ class Collector:
         num_slots: int = 8,
         num_workers: int = 0,
         mp_context: str = "spawn",
+        host: str = "auto",
         step_timeout: float = DEFAULT_STEP_TIMEOUT_S,
         max_restarts: int = DEFAULT_MAX_RESTARTS,
         max_turns: int = 1000,
@@ -174,9 +178,8 @@ class Collector:
         self.keep_final_observation = keep_final_observation
         self.recurrent = bool(getattr(agent, "recurrent", False))
         self.wants_info = bool(getattr(agent, "wants_info", False))
-        n_hosts = max(1, min(num_workers, num_slots))
-        self.hosts: list[Host] = [ProcessHost(env_fn, mp_context) if num_workers else InProcessHost(env_fn) for _ in range(n_hosts)]
-        self.slot_host = [slot % n_hosts for slot in range(num_slots)]
+        self.hosts: list[Host] = make_hosts(env_fn, host, num_workers, num_slots, mp_context=mp_context)
+        self.slot_host = [slot % len(self.hosts) for slot in range(num_slots)]
 
     # -- public ---------------------------------------------------------------------------
 
