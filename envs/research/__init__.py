@@ -6,6 +6,7 @@ from hiergym.envs.research.kb import KnowledgeBase
 from hiergym.envs.research.questions import Question
 from hiergym.envs.research.scoring import exact_match, f1_score, normalize_answer
 from hiergym.envs.research.solver import expert_plan
+from hiergym.envs.research.tools import ToolResult, run_tool
 
 
 def multihop_expert(env: MultiHopEnv) -> list[str]:
@@ -18,10 +19,12 @@ __all__ = [
     "KnowledgeBase",
     "MultiHopEnv",
     "Question",
+    "ToolResult",
     "exact_match",
     "expert_plan",
     "f1_score",
     "multihop_expert",
     "normalize_answer",
     "query_terms",
+    "run_tool",
 ]

@@ -8,12 +8,12 @@ from typing import Any
 import gymnasium as gym
 
 from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, TEXT_CHARSET, action_flags, clip_text, text_space
-from hiergym.envs.research.actions import USAGE, ParseFailure, ToolCall, parse_action
-from hiergym.envs.research.index import query_terms
+from hiergym.envs.research.actions import ToolCall, parse_action
 from hiergym.envs.research.kb import DEFAULT_TEST_FRACTION, KnowledgeBase, View
 from hiergym.envs.research.questions import MAX_HOPS, MIN_HOPS, SPLITS, Question
-from hiergym.envs.research.scoring import exact_match, f1_score
+from hiergym.envs.research.scoring import answer_scores
 from hiergym.envs.research.solver import expert_plan
+from hiergym.envs.research.tools import ToolResult, run_tool
 from hiergym.error import EnvSpecError
 from hiergym.info_keys import InfoKeys
 from hiergym.types import Subgoal
@@ -161,19 +161,17 @@ class MultiHopEnv(gym.Env[str, str]):
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self.question is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        call = parse_action(action)
         before = self._anchor()
         extra: dict[str, Any] = {}
         if self._done:
-            obs, format_ok, admissible = "The episode is over; call reset().", not isinstance(call, ParseFailure), False
-        elif isinstance(call, ParseFailure):
-            obs, format_ok, admissible = f"Invalid action: {call.reason}. {USAGE}", False, False
+            call = parse_action(action)
+            result = ToolResult("The episode is over; call reset().", call if isinstance(call, ToolCall) else None, False)
         else:
-            format_ok = True
-            obs, admissible = self._run(call, extra)
+            result = run_tool(self.kb, action, self.top_k, example_doc=self._view.listed[0] if self._view.listed else None)
+        obs = self._apply(result, extra) if result.admissible else result.observation
         self._steps += 1
         anchor = self._anchor()
-        flags = action_flags(format_ok=format_ok, admissible=admissible, effective=anchor != before)
+        flags = action_flags(format_ok=result.format_ok, admissible=result.admissible, effective=anchor != before)
         reward = 0.0 - self.step_cost
         if not flags[InfoKeys.ACTION_VALID]:
             reward += self.invalid_action_penalty
@@ -184,7 +182,8 @@ class MultiHopEnv(gym.Env[str, str]):
         if truncated:
             extra[INFO_GOLD_ANSWER] = self.kb.name(self.question.answer_id)
         self._last_obs = obs if len(obs) <= MAX_OBS_CHARS and TEXT_CHARSET.issuperset(obs) else clip_text(obs)
-        return self._last_obs, reward, terminated, truncated, self._info(flags, call.tool if isinstance(call, ToolCall) else None, extra, anchor)
+        tool = result.call.tool if result.call is not None else None
+        return self._last_obs, reward, terminated, truncated, self._info(flags, tool, extra, anchor)
 
     def render(self) -> str | None:
         return self._last_obs if self.render_mode == "ansi" and self.question is not None else None
@@ -218,29 +217,22 @@ class MultiHopEnv(gym.Env[str, str]):
             index -= len(self._pools[h])
         raise AssertionError("unreachable")
 
-    def _run(self, call: ToolCall, extra: dict[str, Any]) -> tuple[str, bool]:
-        """Run one tool call: (observation, admissible). Only admissible calls change the state."""
-        if call.tool == "search":
-            terms = query_terms(call.argument)
-            if not terms:
-                return f"No results: {call.argument[:80]!r} has no words to search for. {USAGE}", False
-            self._page, self._query, self._doc = SEARCH, tuple(sorted(terms)), None
-            return self._show(self.kb.search_view(terms, self.top_k)), True
-        if call.tool == "open":
-            doc = self.kb.document(call.argument)
-            if doc is None:
-                example = self._view.listed[0] if self._view.listed else next(iter(self.kb.world.documents))
-                return f"No document with id {call.argument[:40]!r}. Open an id that search results list, e.g. open[{example}].", False
-            self._page, self._doc = DOCUMENT, doc.id
-            if doc.id not in self._opened:
-                self._opened = tuple(sorted((*self._opened, doc.id)))
-            return self._show(self.kb.document_view(doc)), True
-        # answer
+    def _apply(self, result: ToolResult, extra: dict[str, Any]) -> str:
+        """Move the episode state by an admissible tool call; the observation to show."""
+        tool = result.call.tool
+        if tool == "search":
+            self._page, self._query, self._doc = SEARCH, tuple(sorted(result.terms)), None
+            return self._show(result.view)
+        if tool == "open":
+            self._page, self._doc = DOCUMENT, result.doc_id
+            if result.doc_id not in self._opened:
+                self._opened = tuple(sorted((*self._opened, result.doc_id)))
+            return self._show(result.view)
         gold = self.kb.name(self.question.answer_id)
-        em = exact_match(call.argument, gold)
-        extra.update({INFO_ANSWER: call.argument, INFO_EM: em, INFO_F1: f1_score(call.argument, gold), INFO_GOLD_ANSWER: gold})
+        em, f1 = answer_scores(result.call.argument, gold)
+        extra.update({INFO_ANSWER: result.call.argument, INFO_EM: em, INFO_F1: f1, INFO_GOLD_ANSWER: gold})
         self._page, self._done, self._won = ANSWERED, True, em == 1.0
-        return f"Answer submitted: {'correct' if self._won else 'incorrect'}.", True
+        return f"Answer submitted: {'correct' if self._won else 'incorrect'}."
 
     def _show(self, view: View) -> str:
         """Record what an observation showed (hop facts found, entities named, documents listed); its text."""

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hiergym.envs.common import clip_text
 from hiergym.envs.research.index import INDEX_FORMAT, PassageIndex, query_terms
 from hiergym.envs.research.questions import MAX_HOPS, MIN_HOPS, SPLITS, Question, generate_questions, test_entities
 from hiergym.envs.research.world import WORLD_VERSION, Document, Passage, World, generate_world
@@ -37,6 +38,7 @@ class View:
     """What one tool call shows: the observation text and what it names (immutable, so cached)."""
 
     text: str
+    """The observation (already inside the env's observation space)."""
     facts: tuple[tuple[int, str], ...]
     """``(subject, relation)`` of every fact the text states."""
     mentions: tuple[int, ...]
@@ -52,7 +54,7 @@ def make_view(kb: KnowledgeBase, text: str, passages: list[Passage]) -> View:
     listed = tuple(dict.fromkeys(p.doc_id for p in passages))
     names = [kb.name(e) for e in mentions]
     hints = (*(f"search[{n}]" for n in names), *(f"open[{d}]" for d in listed), *(f"answer[{n}]" for n in names))
-    return View(text, tuple(f for p in passages for f in p.facts), mentions, listed, tuple(dict.fromkeys(hints)))
+    return View(clip_text(text), tuple(f for p in passages for f in p.facts), mentions, listed, tuple(dict.fromkeys(hints)))
 
 
 class KnowledgeBase:
@@ -121,6 +123,11 @@ class KnowledgeBase:
         if view is None:
             view = self._remember(key, make_view(self, self.document_text(doc), [self.world.passages[i] for i in doc.passages]))
         return view
+
+    def clear_caches(self) -> None:
+        """Forget memoised searches and rendered views (benchmarks measure uncached steps with it)."""
+        self.index.clear_cache()
+        self._views.clear()
 
     def _remember(self, key: tuple, view: View) -> View:
         if len(self._views) >= VIEW_CACHE_SIZE:

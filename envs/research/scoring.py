@@ -28,7 +28,16 @@ def exact_match(prediction: str, gold: str) -> float:
 
 def f1_score(prediction: str, gold: str) -> float:
     """Token-level F1 of the normalised strings (SQuAD): harmonic mean of precision and recall of shared tokens."""
-    pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    return _f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
+
+
+def answer_scores(prediction: str, gold: str) -> tuple[float, float]:
+    """``(exact_match, f1_score)`` of ``prediction`` against ``gold``, normalising each string once."""
+    pred, ref = normalize_answer(prediction), normalize_answer(gold)
+    return float(pred == ref), _f1(pred.split(), ref.split())
+
+
+def _f1(pred: list[str], ref: list[str]) -> float:
     if not pred or not ref:
         return float(pred == ref)
     common = sum((Counter(pred) & Counter(ref)).values())

@@ -283,3 +283,20 @@ def test_squad_normalisation_and_f1():
     assert exact_match("torvex", "torvex labs") == 0.0
     assert f1_score("torvex", "torvex labs") == pytest.approx(2 / 3)
     assert f1_score("", "") == 1.0 and f1_score("x", "") == 0.0
+
+
+# --------------------------------------------------------------------------- tools outside the env
+def test_run_tool_gives_the_env_observations_without_state(env):
+    from hiergym.envs.research import run_tool
+
+    obs, _ = env.reset(seed=4)
+    query = env.solve()[0]
+    result = run_tool(env.kb, query, env.top_k)
+    assert result.admissible and result.call.tool == "search" and result.view is not None
+    assert result.observation == env.step(query)[0]
+    assert any(fact == (env.question.path[0], env.question.relations[0]) for fact in result.view.facts)
+    bad = run_tool(env.kb, "open[nope]", 5)
+    assert not bad.admissible and bad.format_ok and bad.observation.startswith("No document")
+    assert not run_tool(env.kb, "jump", 5).format_ok
+    answer = run_tool(env.kb, "answer[x]", 5)
+    assert answer.admissible and answer.view is None
