@@ -70,8 +70,8 @@ class ScriptedBackend:
     def generate(self, prompts, sampling, *, role="policy", seeds=None):
         self.calls.append((role, len(prompts)))
         out = []
-        for p in prompts:
-            text = self.rule(p, role)
+        for k, p in enumerate(prompts):
+            text = self.rule(p, role) if self.rule.__code__.co_argcount == 2 else self.rule(p, role, k)
             ids = self.encode(text)
             out.append(Generation(self.encode(p), ids, [-1.0] * len(ids), text, role=role))
         return out
@@ -96,3 +96,10 @@ def good_rule(prompt, role):
         return f"<action>answer[its capital is {found}]</action>"
     country = re.search(r"Query: capital of (\w+)", prompt).group(1)
     return f"<action>search[{country}]</action>"
+
+
+def coin_rule(prompt, role, row):
+    """As ``good_rule``, but the searcher reports a wrong capital in odd rows of its batch (one of the two copies of a task)."""
+    if role != "main" and row % 2 and "Query:" in prompt:
+        return "<action>answer[its capital is Nowhere]</action>"
+    return good_rule(prompt, role)

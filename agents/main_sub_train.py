@@ -1,0 +1,395 @@
+"""Training a main agent with sub-agents by M-GRPO (or the main agent alone by GRPO) on a text env.
+
+One iteration: the shared :class:`~hiergym.collector.Collector` runs K copies of each query with
+:class:`~hiergym.agents.main_sub.MainSubAgents`; :func:`publish` puts the rollouts on the shared
+store (topic ``main``: the main rollouts of a query; topic ``sub:<name>``: that sub-agent's calls of
+the query plus the reward statistics it needs, the parent rollouts' correctness); one
+:class:`Learner` per model consumes its topics, computes its M-GRPO part, takes one trainer step
+and acknowledges the records. With one shared model (default) a single learner reads every topic
+and takes one step on the main and sub rows together; with separate models each role's learner
+trains its own model, and could run in another process on a :class:`~hiergym.store.RayStore`.
+
+``agent="main-only"``: the same main agent acts in the env itself (``search``/``open``/``answer``)
+with no sub-agents; its advantage is GRPO on the same main reward (a1*format + a2*correct), so the
+two arms differ only by the sub-agents. Runs stop at ``iterations`` or once ``token_budget``
+generated tokens (main and sub-agent responses) are spent, whichever comes first.
+
+Command line: ``python -m hiergym.agents.main_sub_train --help`` (the ``hiergym train`` CLI does not
+route here yet). No checkpoint/resume: a run is short and restarts from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from hiergym.agents.backend import SamplingParams
+from hiergym.agents.main_sub import MAIN_TEMPLATE, REPORT_LINE, SUB_TEMPLATE, MainSubAgents, split_rollouts
+from hiergym.agents.tiny import TinyModelSpec
+from hiergym.algos.configs import TrainerConfig
+from hiergym.algos.mgrpo import MGRPOConfig, main_part, sub_part
+from hiergym.error import ConfigError
+from hiergym.store import Consumer, QueueStore, Store
+from hiergym.types import Trajectory
+
+logger = logging.getLogger(__name__)
+
+MAIN_TOPIC = "main"
+EVAL_SEED_START = 1_000_000
+"""Held-out evaluation uses seeds from here (and the env's test split when ``eval_env_kwargs`` says so)."""
+
+
+@dataclass(frozen=True)
+class MainSubTrainConfig:
+    """One M-GRPO (main + sub-agents) or GRPO (main only) run on a text env."""
+
+    env_id: str = "hiergym/MultiHop-v0"
+    env_kwargs: dict[str, Any] = field(default_factory=lambda: {"max_hops": 2, "max_steps": 6})
+    """Keyword arguments of the training env."""
+    eval_env_kwargs: dict[str, Any] = field(default_factory=lambda: {"split": "test"})
+    """Overrides for the held-out env (MultiHop: questions about entities no training question starts from)."""
+    agent: Literal["main-sub", "main-only"] = "main-sub"
+    sub_agents: tuple[str, ...] = ("searcher",)
+    mgrpo: MGRPOConfig = field(default_factory=lambda: MGRPOConfig(group_size=4))
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(lr=1e-4))
+    sampling: SamplingParams = field(default_factory=lambda: SamplingParams(max_new_tokens=16))
+    shared_model: bool = True
+    """One model for the main agent and every sub-agent (roles in the prompt), or one model per role."""
+    max_calls_per_step: int = 2
+    max_sub_steps: int = 3
+    iterations: int = 20
+    tasks_per_iteration: int = 4
+    token_budget: int | None = None
+    """Stop once this many tokens were generated in training rollouts (None: run every iteration)."""
+    num_slots: int = 16
+    eval_every: int = 5
+    eval_episodes: int = 32
+    eval_temperature: float = 0.0
+    model_path: str | None = None
+    """A Hugging Face causal LM directory; None builds a tiny random-init model over the env's words."""
+    tiny: TinyModelSpec = field(default_factory=TinyModelSpec)
+    init_seed: int = 0
+    seed: int = 0
+    out: Path | None = None
+    """Run dir (config.json, metrics.csv, samples.jsonl); None keeps the metrics in memory only."""
+
+    def __post_init__(self) -> None:
+        if self.agent not in ("main-sub", "main-only"):
+            raise ConfigError("agent", self.agent, "'main-sub' (M-GRPO) or 'main-only' (GRPO, the main agent searches itself)")
+        if not self.sub_agents and self.agent == "main-sub":
+            raise ConfigError("sub_agents", self.sub_agents, "at least one sub-agent name for agent='main-sub'")
+        for name in ("iterations", "tasks_per_iteration", "num_slots", "eval_every", "eval_episodes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(name, value, "an integer >= 1")
+        if self.token_budget is not None and self.token_budget < 1:
+            raise ConfigError("token_budget", self.token_budget, "None or a positive number of tokens")
+        if self.eval_temperature < 0:
+            raise ConfigError("eval_temperature", self.eval_temperature, ">= 0 (0 = greedy)")
+
+
+# ----------------------------------------------------------------------------- store records
+
+
+def publish(
+    store: Store, iteration: int, mains: Sequence[Trajectory], subs: Sequence[Trajectory], config: MGRPOConfig, sub_names: Sequence[str] = ()
+) -> dict[str, int]:
+    """Put one record per query on ``main`` and on ``sub:<name>`` (with the parents' correctness); returns records per topic.
+
+    Every name in ``sub_names`` (and every name that made a call) gets a record per query, also when
+    the query's rollouts made no call of it, so a sub-agent learner always knows how many records to read.
+    """
+    part = main_part(mains, config)
+    correct, query = part.correct_by_rollout(), part.query_by_rollout()
+    by_query: dict[str, list[Trajectory]] = {}
+    for t in mains:
+        by_query.setdefault(t.group_id, []).append(t)
+    counts = {MAIN_TOPIC: len(store.put(MAIN_TOPIC, [
+        {"id": f"{iteration}/{q}", "kind": "main_rollouts", "data": {"trajectories": [t.to_dict() for t in ts]}} for q, ts in by_query.items()
+    ]))}
+    names = sorted({*sub_names, *(str(s.meta["sub_agent"]) for s in subs)})
+    for name in names:
+        records = []
+        for q, ts in by_query.items():
+            rids = [r for r, qq in query.items() if qq == q]
+            calls = [s for s in subs if s.group_id == q and s.meta["sub_agent"] == name]
+            records.append({"id": f"{iteration}/{q}", "kind": "sub_calls", "data": {
+                "trajectories": [c.to_dict() for c in calls],
+                "parent_correct": {r: correct[r] for r in rids},  # the reward statistic a sub learner needs
+                "parent_query": {r: q for r in rids},
+            }})
+        counts[f"sub:{name}"] = len(store.put(f"sub:{name}", records))
+    return counts
+
+
+@dataclass
+class LearnerBatch:
+    """What a learner made of the records it read: trajectories and one advantage array per trajectory, and stats."""
+
+    trajectories: list[Trajectory]
+    advantages: list[np.ndarray]
+    stats: dict[str, float]
+
+
+def records_to_batch(records: Sequence[Mapping[str, Any]], topic: str, config: MGRPOConfig, *, seed: int = 0) -> LearnerBatch:
+    """M-GRPO part of one topic's records: A^main for ``main``, A^sub + alignment for ``sub:<name>``."""
+    if topic == MAIN_TOPIC:
+        trajs = [Trajectory.from_dict(d) for r in records for d in r["data"]["trajectories"]]
+        part = main_part(trajs, config)
+        stats = {"mgrpo/main_reward_mean": float(part.reward.mean()), "mgrpo/main_correct": float(part.correct.mean()),
+                 "mgrpo/main_format": float(part.format.mean()), "mgrpo/main_adv_std": float(part.advantage.std())} if trajs else {}
+        return LearnerBatch(trajs, part.per_turn(trajs), stats)
+    trajs = [Trajectory.from_dict(d) for r in records for d in r["data"]["trajectories"]]
+    correct = {k: v for r in records for k, v in r["data"]["parent_correct"].items()}
+    query = {k: v for r in records for k, v in r["data"]["parent_query"].items()}
+    part = sub_part(trajs, correct, query, config, seed=seed)
+    return LearnerBatch(part.trajectories, part.advantages, part.stats())
+
+
+class Learner:
+    """Consumes its topics from the store, trains one model on them, acknowledges what it trained on."""
+
+    def __init__(self, store: Store, topics: Sequence[str], trainer: Any, pad_token_id: int, config: MGRPOConfig, *, name: str = "learner"):
+        self.topics, self.trainer, self.pad_token_id, self.config = list(topics), trainer, pad_token_id, config
+        self.consumers = {t: Consumer(store, t, group=f"learner:{t}", name=name) for t in self.topics}
+
+    def step(self, expected: Mapping[str, int], *, seed: int = 0, timeout: float = 60.0) -> dict[str, float]:
+        """Read ``expected[topic]`` records of each topic, one trainer step on all their rows, then ack them."""
+        from hiergym.algos import build_batch
+        from hiergym.store import drain
+
+        deliveries = {}
+        trajs: list[Trajectory] = []
+        advs: list[np.ndarray] = []
+        stats: dict[str, float] = {}
+        for topic in self.topics:
+            got = _take(self.consumers[topic], expected.get(topic, 0), timeout)
+            deliveries[topic] = got
+            batch = records_to_batch([d.record for d in got], topic, self.config, seed=seed)
+            trajs += batch.trajectories
+            advs += batch.advantages
+            stats.update(batch.stats)
+        has_tokens = any(len(g.response_ids) for t in trajs for turn in t.turns for g in turn.generations)
+        if has_tokens:
+            out = self.trainer.step(build_batch(trajs, advs, pad_token_id=self.pad_token_id))
+            stats.update({f"train/{k}": v for k, v in out.items()})
+        for topic, got in deliveries.items():
+            self.consumers[topic].ack(got)
+        _ = drain  # (drain is the simple loop for learners in other processes)
+        return stats
+
+
+def _take(consumer: Consumer, n: int, timeout: float) -> list:
+    import time
+
+    out: list = []
+    deadline = time.monotonic() + timeout
+    while len(out) < n:
+        got = consumer.get(max_records=n - len(out), timeout=max(deadline - time.monotonic(), 0.0))
+        if not got:
+            raise TimeoutError(f"store topic {consumer.topic!r}: got {len(out)} of {n} records within {timeout} s")
+        out += got
+    return out
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def multihop_tools(env: Any) -> dict[str, Callable[[str], str]]:
+    """Sub-agent tools over a MultiHop env's knowledge base: ``search[q]`` and ``open[doc_id]`` show what the env would show."""
+    from hiergym.envs.research.index import query_terms
+
+    base = env.unwrapped
+    kb, k = base.kb, base.top_k
+
+    def search(query: str) -> str:
+        terms = query_terms(query)
+        return kb.search_view(terms, k).text if terms else "No results: the query has no words."
+
+    def open_(doc_id: str) -> str:
+        doc = kb.document(doc_id.strip())
+        return kb.document_view(doc).text if doc is not None else f"No document {doc_id.strip()[:40]!r}."
+
+    return {"search": search, "open": open_}
+
+
+@dataclass
+class RunResult:
+    """Metrics per iteration and held-out accuracy by tokens spent."""
+
+    rows: list[dict[str, float]]
+    eval_curve: list[tuple[int, float]]
+    """(generated training tokens so far, held-out accuracy)."""
+    tokens: int
+    iterations: int
+
+
+class MainSubTrainer:
+    """Wires env, model(s), agent, collectors, store and learners for one run."""
+
+    def __init__(
+        self,
+        config: MainSubTrainConfig,
+        *,
+        store: Store | None = None,
+        tools: Mapping[str, Callable[[str], str]] | None = None,
+        env_fns: tuple[Callable[[str], Any], Callable[[str], Any]] | None = None,
+    ):
+        """``store``: default a new in-process ``QueueStore``; ``tools``: the sub-agents' tools (default: the
+        MultiHop env's search and open); ``env_fns``: (train, held-out) ``env_id -> env`` instead of the registered env."""
+        import hiergym
+        from hiergym.agents.llm_agent import LLMAgent
+        from hiergym.agents.transformers_backend import TransformersBackend
+        from hiergym.algos import Trainer
+        from hiergym.collector import Collector
+        from hiergym.runs import seed_everything
+        from hiergym.training.env_stack import TextEnvMaker
+
+        self.config = cfg = config
+        seed_everything(cfg.seed)
+        maker = TextEnvMaker(max_episode_steps=None)
+        train_kwargs, eval_kwargs = dict(cfg.env_kwargs), {**cfg.env_kwargs, **cfg.eval_env_kwargs}
+        self.make_train, self.make_eval = env_fns or (_EnvFn(maker, train_kwargs), _EnvFn(maker, eval_kwargs))
+        path = Path(cfg.model_path) if cfg.model_path else self._tiny_model()
+        self.backends = {"main": TransformersBackend.from_pretrained(path, device="cpu")}
+        if cfg.agent == "main-sub":
+            if tools is None:
+                probe = hiergym.make(cfg.env_id, **train_kwargs)
+                tools = multihop_tools(probe)
+            for name in cfg.sub_agents:
+                self.backends[f"sub:{name}"] = self.backends["main"] if cfg.shared_model else TransformersBackend.from_pretrained(path, device="cpu")
+            subs = {n: self.backends[f"sub:{n}"] for n in cfg.sub_agents}
+            self.agent: Any = MainSubAgents(self.backends["main"], subs, tools=tools, sampling=cfg.sampling,
+                                            max_calls_per_step=cfg.max_calls_per_step, max_sub_steps=cfg.max_sub_steps)
+        else:
+            self.agent = LLMAgent(self.backends["main"], sampling=cfg.sampling, role="main")
+        self.store = store if store is not None else QueueStore()
+        models: dict[int, list[str]] = {}
+        for role, b in self.backends.items():
+            models.setdefault(id(b), []).append(MAIN_TOPIC if role == "main" else role)
+        self.learners = []
+        for topics in models.values():
+            backend = self.backends["main" if MAIN_TOPIC in topics else topics[0]]
+            trainer = Trainer(backend.model, cfg.trainer, device="cpu")
+            self.learners.append(Learner(self.store, topics, trainer, backend.pad_token_id, cfg.mgrpo, name=f"{cfg.seed}"))
+        self.collector = Collector(self.make_train, self.agent, num_slots=cfg.num_slots, max_turns=1000)
+        self.eval_collector = Collector(self.make_eval, self.agent, num_slots=cfg.num_slots, max_turns=1000)
+        self.run = None
+        if cfg.out is not None:
+            from hiergym.runs import RunDir
+
+            self.run = RunDir(cfg.out, _jsonable_config(cfg), tensorboard=False)
+
+    def _tiny_model(self) -> Path:
+        import tempfile
+
+        from hiergym.agents.tiny import save_tiny_lm
+        from hiergym.training.env_stack import env_corpus
+
+        cfg = self.config
+        corpus = env_corpus(self.make_train, cfg.env_id, range(32), max_steps=8) + env_corpus(self.make_eval, cfg.env_id, range(8), max_steps=8)
+        corpus += [MAIN_TEMPLATE, SUB_TEMPLATE, REPORT_LINE, "call[searcher: query] answer[report] (empty report) unknown sub-agent", *cfg.sub_agents]
+        root = Path(cfg.out) if cfg.out is not None else Path(tempfile.mkdtemp(prefix="mgrpo-tiny-"))
+        return save_tiny_lm(root / "model_init", corpus, spec=cfg.tiny, seed=cfg.init_seed)
+
+    def train_tasks(self, it: int) -> list[tuple[str, int]]:
+        n = self.config.tasks_per_iteration
+        return [(self.config.env_id, self.config.seed * 1_000_003 + it * n + i) for i in range(n)]
+
+    def evaluate(self) -> float:
+        from hiergym.training.loop import run_stream
+
+        cfg = self.config
+        tasks = [(cfg.env_id, EVAL_SEED_START + i) for i in range(cfg.eval_episodes)]
+        sampling = replace(cfg.sampling, temperature=cfg.eval_temperature)
+        trajs, _ = self.eval_collector.collect(tasks, 1, sampling=sampling, stream=run_stream(cfg.seed, "eval"))
+        return float(np.mean([t.success for t in trajs]))
+
+    def iteration(self, it: int) -> tuple[dict[str, float], int]:
+        from hiergym.training.loop import rollout_metrics, run_stream
+
+        cfg = self.config
+        trajs, stats = self.collector.collect(self.train_tasks(it), cfg.mgrpo.group_size, stream=run_stream(cfg.seed, "train", it))
+        mains, subs = split_rollouts(trajs) if cfg.agent == "main-sub" else (trajs, [])
+        tokens = stats.generated_tokens
+        counts = publish(self.store, it, mains, subs, cfg.mgrpo, cfg.sub_agents if cfg.agent == "main-sub" else ())
+        row: dict[str, float] = {**rollout_metrics(mains), "tokens": float(tokens), "sub_calls": float(len(subs))}
+        for learner in self.learners:
+            row.update(learner.step(counts, seed=it))
+        if self.run is not None:
+            self.run.save_samples(mains[:1] + subs[:1], step=it)
+        return row, tokens
+
+    def __call__(self) -> RunResult:
+        cfg = self.config
+        rows: list[dict[str, float]] = []
+        curve: list[tuple[int, float]] = []
+        spent = 0
+        it = 0
+        try:
+            curve.append((0, self.evaluate()))
+            while it < cfg.iterations and (cfg.token_budget is None or spent < cfg.token_budget):
+                row, tokens = self.iteration(it)
+                spent += tokens
+                row["tokens_total"] = float(spent)
+                it += 1
+                if it % cfg.eval_every == 0:
+                    curve.append((spent, self.evaluate()))
+                    row["eval_success"] = curve[-1][1]
+                rows.append(row)
+                if self.run is not None:
+                    self.run.log(it, {k: float(v) for k, v in sorted(row.items())})
+                logger.info("iteration %d: tokens %d, success %.3f", it, spent, row["success"])
+            if curve[-1][0] != spent:
+                curve.append((spent, self.evaluate()))
+        finally:
+            self.collector.close()
+            self.eval_collector.close()
+            if self.run is not None:
+                (self.run.path / "eval_curve.json").write_text(json.dumps(curve))
+                self.run.close()
+        return RunResult(rows, curve, spent, it)
+
+
+@dataclass(frozen=True)
+class _EnvFn:
+    """Picklable ``env_id -> env``: the registered env with kwargs under the LLM text stack."""
+
+    maker: Any
+    kwargs: dict[str, Any]
+
+    def __call__(self, env_id: str) -> Any:
+        import hiergym
+        from hiergym.wrappers import AnchorHash, History, TextActions
+
+        return History(TextActions(AnchorHash(hiergym.make(env_id, **self.kwargs)), require_tags=self.maker.require_tags), k=self.maker.history_k)
+
+
+def _jsonable_config(cfg: MainSubTrainConfig) -> dict[str, Any]:
+    from hiergym.types import to_jsonable
+
+    return to_jsonable({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()})
+
+
+def train_main_sub(config: MainSubTrainConfig, **kwargs: Any) -> RunResult:
+    """Run one M-GRPO (``agent="main-sub"``) or main-only GRPO run; returns metrics and the held-out curve."""
+    return MainSubTrainer(config, **kwargs)()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import tyro
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = tyro.cli(MainSubTrainConfig, args=argv)
+    result = train_main_sub(cfg)
+    print(json.dumps({"iterations": result.iterations, "tokens": result.tokens, "eval_curve": result.eval_curve}))
+
+
+if __name__ == "__main__":
+    main()
