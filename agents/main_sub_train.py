@@ -202,21 +202,12 @@ def _take(consumer: Consumer, n: int, timeout: float) -> list:
 
 
 def multihop_tools(env: Any) -> dict[str, Callable[[str], str]]:
-    """Sub-agent tools over a MultiHop env's knowledge base: ``search[q]`` and ``open[doc_id]`` show what the env would show."""
-    from hiergym.envs.research.index import query_terms
+    """Sub-agent tools over a MultiHop env's knowledge base (``run_tool``: what the env's own search/open show)."""
+    from hiergym.envs.research.tools import run_tool
 
     base = env.unwrapped
     kb, k = base.kb, base.top_k
-
-    def search(query: str) -> str:
-        terms = query_terms(query)
-        return kb.search_view(terms, k).text if terms else "No results: the query has no words."
-
-    def open_(doc_id: str) -> str:
-        doc = kb.document(doc_id.strip())
-        return kb.document_view(doc).text if doc is not None else f"No document {doc_id.strip()[:40]!r}."
-
-    return {"search": search, "open": open_}
+    return {"search": lambda q: run_tool(kb, f"search[{q}]", k).observation, "open": lambda d: run_tool(kb, f"open[{d}]", k).observation}
 
 
 @dataclass
