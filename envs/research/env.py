@@ -10,7 +10,7 @@ import gymnasium as gym
 from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, TEXT_CHARSET, action_flags, clip_text, text_space
 from hiergym.envs.research.actions import ToolCall, parse_action
 from hiergym.envs.research.kb import DEFAULT_TEST_FRACTION, KnowledgeBase, View
-from hiergym.envs.research.questions import MAX_HOPS, MIN_HOPS, SPLITS, Question
+from hiergym.envs.research.questions import MAX_HOPS, MIN_HOPS, SPLITS, Question, QuestionPool
 from hiergym.envs.research.scoring import answer_scores
 from hiergym.envs.research.solver import expert_plan
 from hiergym.envs.research.tools import ToolResult, run_tool
@@ -134,9 +134,10 @@ class MultiHopEnv(gym.Env[str, str]):
         self.question: Question | None = None
 
     @property
-    def questions(self) -> list[Question]:
+    def questions(self) -> QuestionPool:
         """Every question this env can ask, by number of hops (``options={"question_index": i}`` indexes it)."""
-        return [q for h in sorted(self._pools) for q in self._pools[h]]
+        pools = [self._pools[h] for h in sorted(self._pools)]
+        return sum(pools[1:], pools[0])
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:

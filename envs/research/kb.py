@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hiergym.envs.common import clip_text
 from hiergym.envs.research.index import INDEX_FORMAT, PassageIndex, query_terms
-from hiergym.envs.research.questions import MAX_HOPS, MIN_HOPS, SPLITS, Question, generate_questions, test_entities
+from hiergym.envs.research.questions import MAX_HOPS, MIN_HOPS, SPLITS, QuestionPool, generate_questions, test_entities
 from hiergym.envs.research.world import WORLD_VERSION, Document, Passage, World, generate_world
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class KnowledgeBase:
             path = Path(cache_dir) / f"multihop-v{WORLD_VERSION}.{INDEX_FORMAT}-seed{seed}-size{size}.sqlite"
             self.index = PassageIndex.cached(rows, meta, path)
         self._test = test_entities(self.world, test_fraction)
-        self._questions: dict[tuple[str, int], list[Question]] = {}
+        self._questions: dict[tuple[str, int], QuestionPool] = {}
         self._doc_ids_lower = {d.lower(): d for d in self.world.documents}
         self._views: dict[tuple, View] = {}
         self.build_seconds = time.perf_counter() - t0
@@ -146,7 +146,7 @@ class KnowledgeBase:
         want_test = split == "test"
         return [e.id for e in self.world.entities if (e.id in self._test) == want_test]
 
-    def questions(self, split: str, hops: int) -> list[Question]:
+    def questions(self, split: str, hops: int) -> QuestionPool:
         """Every question of ``split`` with exactly ``hops`` hops (generated on first use, then kept)."""
         if not MIN_HOPS <= hops <= MAX_HOPS:
             raise ValueError(f"hops={hops!r} is not allowed: {MIN_HOPS} <= hops <= {MAX_HOPS}")

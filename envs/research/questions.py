@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hiergym.envs.research.world import ENTITY_TYPES, RELATIONS, World
@@ -72,29 +73,65 @@ def test_entities(world: World, test_fraction: float) -> frozenset[int]:
     return frozenset(held)
 
 
-def chains_from(world: World, head: int, hops: int) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
-    """Every ``(relations, path)`` of exactly ``hops`` relations from ``head`` that visits no entity twice."""
-    out: list[tuple[tuple[str, ...], tuple[int, ...]]] = []
+def chains_from(world: World, head: int, hops: int, memo: dict | None = None) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
+    """Every ``(relations, path)`` of exactly ``hops`` relations from ``head`` that visits no entity twice.
 
-    def walk(rels: tuple[str, ...], path: tuple[int, ...]) -> None:
-        if len(rels) == hops:
-            out.append((rels, path))
-            return
-        node = path[-1]
-        for rel in world.relations_of(node):
-            nxt = world.facts[(node, rel)]
-            if nxt not in path:
-                walk(rels + (rel,), path + (nxt,))
+    Built from the chains of ``hops - 1`` relations of each next entity (memoised in ``memo``
+    across heads), dropping those that come back to ``head``.
+    """
+    memo = {} if memo is None else memo
+    key = (head, hops)
+    if key not in memo:
+        if hops == 0:
+            memo[key] = [((), (head,))]
+        else:
+            out = []
+            for rel in world.relations_of(head):
+                nxt = world.facts[(head, rel)]
+                if nxt == head:
+                    continue
+                for rels, path in chains_from(world, nxt, hops - 1, memo):
+                    if head not in path:
+                        out.append(((rel, *rels), (head, *path)))
+            memo[key] = out
+    return memo[key]
 
-    walk((), (head,))
-    return out
+
+Chain = tuple[tuple[str, ...], tuple[int, ...]]
+"""``(relations, path)`` of one question."""
 
 
-def generate_questions(world: World, heads: list[int], hops: int) -> list[Question]:
+def generate_chains(world: World, heads: list[int], hops: int) -> list[Chain]:
+    """Every chain of ``hops`` hops from the ``heads`` (in head order, then relation order)."""
+    memo: dict = {}
+    return [chain for head in heads for chain in chains_from(world, head, hops, memo)]
+
+
+class QuestionPool(Sequence[Question]):
+    """The questions of a list of chains; a ``Question`` (with its text) is made when it is read.
+
+    Enumerating chains is cheap; writing 30k-80k question texts up front is not, so pools of
+    large knowledge bases stay small until used.
+    """
+
+    def __init__(self, world: World, chains: list[Chain]):
+        self._world = world
+        self._chains = chains
+
+    def __len__(self) -> int:
+        return len(self._chains)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        rels, path = self._chains[index]
+        text, hop_texts = question_text(self._world.entities[path[0]].name, rels)
+        return Question(path[0], rels, path, text, hop_texts)
+
+    def __add__(self, other: QuestionPool) -> QuestionPool:
+        return QuestionPool(self._world, self._chains + other._chains)
+
+
+def generate_questions(world: World, heads: list[int], hops: int) -> QuestionPool:
     """All questions of ``hops`` hops whose head is in ``heads`` (in head order, then chain order)."""
-    questions = []
-    for head in heads:
-        for rels, path in chains_from(world, head, hops):
-            text, hop_texts = question_text(world.entities[head].name, rels)
-            questions.append(Question(head, rels, path, text, hop_texts))
-    return questions
+    return QuestionPool(world, generate_chains(world, heads, hops))
