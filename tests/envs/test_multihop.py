@@ -300,3 +300,28 @@ def test_run_tool_gives_the_env_observations_without_state(env):
     assert not run_tool(env.kb, "jump", 5).format_ok
     answer = run_tool(env.kb, "answer[x]", 5)
     assert answer.admissible and answer.view is None
+
+
+# --------------------------------------------------------------------------- the wrapper stack
+def test_llm_wrapper_stack_plays_the_expert():
+    """TextActions + SubgoalHooks + AnchorHash over MultiHop: tags parsed, hop segments closed, anchors stable."""
+    from hiergym.wrappers import AnchorHash, SubgoalHooks, TextActions
+
+    env = AnchorHash(SubgoalHooks(TextActions(MultiHopEnv(**SMALL)), subgoal_bonus=0.5))
+    _, info = env.reset(seed=6)
+    hooks = env.env
+    hooks.set_subgoal("hop1")
+    total, anchors = 0.0, [info[InfoKeys.ANCHOR]]
+    for action in env.unwrapped.solve():
+        _, reward, terminated, _, info = env.step(f"<think>next hop</think><action>{action}</action>")
+        total += reward
+        anchors.append(info[InfoKeys.ANCHOR])
+        if info.get(InfoKeys.SUBGOAL_DONE) and not terminated:
+            pending = [sg.id for sg in info[InfoKeys.SUBGOALS] if sg.id not in info[InfoKeys.SUBGOALS_ACHIEVED]]
+            if pending:
+                hooks.set_subgoal(pending[0])
+    assert info[InfoKeys.WON] and len(set(anchors)) == len(anchors)
+    assert [s.achieved for s in hooks.segments] == [True] * info["hops"]
+    assert total == pytest.approx(1.0 + 0.5 * info["hops"])
+    _, reward, _, _, info = env.step("no tags at all")
+    assert not info[InfoKeys.ACTION_FORMAT_OK]
