@@ -9,7 +9,10 @@ every ``reset`` and ``step`` in the loop. "warm" runs on the process's shared kn
 (repeated queries hit the memo caches, as in training); "uncached" clears the search caches
 before every step, so every search runs FTS5/BM25. CartPole's steps/s on the same machine is
 printed as a yardstick of the load (about 110k/s on an idle core, docs NOTES).
-Timings are wall-clock on whatever else the machine runs (the load average is printed).
+Steps/s are given per wall-clock second (what a run sees on this machine, with whatever else it
+runs; the load average is printed) and per CPU second of this process (``time.process_time``:
+the time the process actually ran, which stays near the idle-machine figure on a shared CPU;
+compare CartPole's two figures to see how far apart they are).
 """
 
 from __future__ import annotations
@@ -36,17 +39,18 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q / 100 * len(xs)))]
 
 
-def cartpole_steps_per_s(steps: int = 20_000) -> float:
+def cartpole_steps_per_s(steps: int = 50_000) -> tuple[float, float]:
+    """CartPole-v1 (unwrapped, random actions): (steps per wall second, steps per CPU second)."""
     env = gym.make("CartPole-v1").unwrapped
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = rng.integers(2, size=steps)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for a in actions:
         _, _, terminated, _, _ = env.step(int(a))
         if terminated:
             env.reset()
-    return steps / (time.perf_counter() - t0)
+    return steps / (time.perf_counter() - t0), steps / (time.process_time() - c0)
 
 
 def build_times(size: int) -> dict[str, float]:
@@ -106,7 +110,7 @@ def run_policy(env: MultiHopEnv, policy: str, steps: int, *, uncached: bool = Fa
     rng = np.random.default_rng(0)
     n = episodes = finished = wins = 0
     seed = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while n < steps:
         _, info = env.reset(seed=seed)
         seed += 1
@@ -127,8 +131,8 @@ def run_policy(env: MultiHopEnv, policy: str, steps: int, *, uncached: bool = Fa
         if done:  # the last episode may be cut by the step budget: success counts finished ones
             finished += 1
             wins += bool(info["won"])
-    elapsed = time.perf_counter() - t0
-    return {"steps": n, "episodes": episodes, "steps_per_s": n / elapsed, "success": wins / max(finished, 1)}
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"steps": n, "episodes": episodes, "steps_per_s": n / elapsed, "steps_per_cpu_s": n / cpu, "success": wins / max(finished, 1)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -139,8 +143,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON here")
     args = parser.parse_args(argv)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
-    result: dict = {"commit": commit, "load_average_1m_before": os.getloadavg()[0], "cartpole_steps_per_s": cartpole_steps_per_s(), "sizes": {}}
-    print(f"commit {commit}; load average {result['load_average_1m_before']:.1f}; CartPole yardstick {result['cartpole_steps_per_s']:,.0f} steps/s")
+    cartpole_wall, cartpole_cpu = cartpole_steps_per_s()
+    result: dict = {"commit": commit, "load_average_1m_before": os.getloadavg()[0], "cartpole_steps_per_s": cartpole_wall, "cartpole_steps_per_cpu_s": cartpole_cpu, "sizes": {}}
+    print(f"commit {commit}; load average {result['load_average_1m_before']:.1f}; "
+          f"CartPole yardstick {cartpole_wall:,.0f} steps/s wall, {cartpole_cpu:,.0f} per CPU second")
     for size in args.sizes:
         row = build_times(size)
         t0 = time.perf_counter()
@@ -160,7 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  uncached search: p50 {row['search_ms_p50']:.2f} ms, p99 {row['search_ms_p99']:.2f} ms")
         for policy in ("random-valid", "expert", "random-valid uncached", "expert uncached"):
             r = row[policy]
-            print(f"  {policy:>22}: {r['steps_per_s']:>9,.0f} steps/s ({r['steps']} steps, {r['episodes']} episodes, success {r['success']:.2f})")
+            print(f"  {policy:>22}: {r['steps_per_s']:>9,.0f} steps/s wall, {r['steps_per_cpu_s']:>9,.0f} per CPU second "
+                  f"({r['steps']} steps, {r['episodes']} episodes, success {r['success']:.2f})")
     result["load_average_1m_after"] = os.getloadavg()[0]
     print(f"\nload average after: {result['load_average_1m_after']:.1f}")
     if args.out is not None:
