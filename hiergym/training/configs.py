@@ -39,7 +39,13 @@ class EnvConfig:
     template: str | None = None
     """A PromptTemplate .toml/.json file; None = the History default."""
     num_workers: int = 0
-    """Env worker processes (0 = envs in the trainer process)."""
+    """Env workers (0 = envs in the trainer process)."""
+    host: Literal["auto", "inprocess", "process", "ray"] = "auto"
+    """Where the env workers live: `process` (worker processes; what `auto` picks when num_workers > 0) or `ray`
+    (Ray actors, the `ray` extra; a local Ray instance is started unless ray.init ran)."""
+    step_timeout: float = 120.0
+    """Seconds an env worker may take for one step before it counts as hung: it is restarted and its episodes are
+    re-run from their seeds (envs in the trainer process cannot be interrupted)."""
     subgoals: Literal["off", "env", "proposed"] = "off"
     """SubgoalHooks in the stack: `env` pursues the env's subgoals in order, `proposed` takes the LLM's
     <subgoal> (HiPER style, <switch>SWITCH</switch> replaces it); reaching one adds subgoal_bonus and the
@@ -70,6 +76,12 @@ class EnvConfig:
             raise ConfigError("env.history_k", self.history_k, "an integer >= 0")
         if self.num_workers < 0:
             raise ConfigError("env.num_workers", self.num_workers, "0 (envs in the trainer process) or a number of worker processes")
+        if self.host not in ("auto", "inprocess", "process", "ray"):
+            raise ConfigError("env.host", self.host, "'auto', 'inprocess', 'process' (worker processes) or 'ray' (Ray actors)")
+        if self.host in ("process", "ray") and self.num_workers < 1:
+            raise ConfigError("env.num_workers", self.num_workers, f"an integer >= 1 with env.host={self.host!r}")
+        if not self.step_timeout > 0:
+            raise ConfigError("env.step_timeout", self.step_timeout, "a number of seconds > 0")
         if self.subgoals not in ("off", "env", "proposed"):
             raise ConfigError("env.subgoals", self.subgoals, "'off', 'env' (the env's subgoals in order) or 'proposed' (the LLM's <subgoal>)")
         if self.subgoal_step_cost < 0:

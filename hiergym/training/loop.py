@@ -80,6 +80,7 @@ class TrainLoop:
         self.trainer: Any = None  # built once the starting policy is known (after warm start or restore)
         self.collector = Collector(
             self.make_env, self.agent, num_slots=config.num_slots, num_workers=config.env.num_workers,
+            host=config.env.host, step_timeout=config.env.step_timeout,
             max_turns=(config.env.max_episode_steps or 1000), on_episode=self.make_env.episode_hooks(),
         )
         self.start = 0

@@ -11,11 +11,14 @@ def ray_local():
     if ray.is_initialized():
         yield ray
         return
-    try:
-        ray.init(**RAY_INIT)
-    except Exception:  # Ray waits a fixed 30 s for its raylet: a second try on a machine too loaded to start it in time
-        ray.shutdown()
-        ray.init(**RAY_INIT)
+    for attempt in range(3):  # Ray waits a fixed 30 s for its raylet: try again on a machine too loaded to start it in time
+        try:
+            ray.init(**RAY_INIT)
+            break
+        except Exception:
+            ray.shutdown()
+            if attempt == 2:
+                raise
     try:
         yield ray
     finally:

@@ -92,3 +92,15 @@ def test_step_timeout_does_not_count_worker_start_up():
     with Collector(SlowToImport(3.0), ScriptedAgent(), num_slots=2, num_workers=2, step_timeout=1.0) as c:
         trajs, stats = c.collect(TASKS, group_size=1)
     assert stats.restarts == 0 and [t.seed for t in trajs] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [({"host": "threads"}, "env.host"), ({"host": "ray"}, "env.num_workers"), ({"num_workers": 2, "step_timeout": 0}, "env.step_timeout")],
+)
+def test_bad_env_host_config_names_the_field(kwargs, field):
+    from hiergym.training import EnvConfig
+
+    with pytest.raises(ConfigError) as e:
+        EnvConfig(**kwargs)
+    assert e.value.field == field
