@@ -71,7 +71,6 @@ class GiGPOConfig:
         _check_eps(self.eps)
 
 
-AdvantageConfig = GRPOConfig | GiGPOConfig
 
 
 @dataclass(frozen=True)
@@ -179,3 +178,7 @@ class HRPOConfig:
         if self.progress_key is not None and not self.progress_key:
             raise ConfigError("progress_key", self.progress_key, "an info key such as 'action_effective', or None for validity only")
         _check_eps(self.eps)
+
+
+AdvantageConfig = GRPOConfig | GiGPOConfig | HRPOConfig
+"""Any estimator config ``compute_advantages`` takes."""

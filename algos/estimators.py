@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hiergym.algos.advantages import GiGPOParts, gigpo_advantages, grpo_advantages
-from hiergym.algos.configs import AdvantageConfig, GiGPOConfig, GRPOConfig
+from hiergym.algos.configs import AdvantageConfig, GiGPOConfig, GRPOConfig, HRPOConfig
 from hiergym.info_keys import InfoKeys
 from hiergym.types import Trajectory, Turn
 from hiergym.wrappers.anchor_hash import anchor_of
@@ -30,8 +30,17 @@ from hiergym.wrappers.anchor_hash import anchor_of
 logger = logging.getLogger(__name__)
 
 
-def compute_advantages(trajectories: Sequence[Trajectory], config: AdvantageConfig) -> list[np.ndarray]:
-    """Per-turn advantages ``[len(t.turns)]`` for each trajectory, in the input order."""
+def compute_advantages(trajectories: Sequence[Trajectory], config: AdvantageConfig) -> list[np.ndarray] | dict[str, list[np.ndarray]]:
+    """Per-turn advantages ``[len(t.turns)]`` for each trajectory, in the input order.
+
+    With ``HRPOConfig`` the answer is per role, ``{"planner": [...], "executor": [...]}`` (macro
+    advantages for planner tokens, micro for executor tokens; ``hrpo_advantages``): pass it to
+    ``build_batch`` as it is, and each generation takes its own role's value.
+    """
+    if isinstance(config, HRPOConfig):
+        from hiergym.algos.hrpo import hrpo_advantages
+
+        return hrpo_advantages(trajectories, config)
     if isinstance(config, GiGPOConfig):
         return split_per_trajectory(gigpo_trajectory_parts(trajectories, config).total, trajectories)
     if isinstance(config, GRPOConfig):
@@ -44,7 +53,7 @@ def compute_advantages(trajectories: Sequence[Trajectory], config: AdvantageConf
             eps=config.eps,
         )
         return [np.full(len(t.turns), a) for t, a in zip(trajectories, per_episode)]
-    raise TypeError(f"config must be GRPOConfig or GiGPOConfig, got {type(config).__name__}")
+    raise TypeError(f"config must be GRPOConfig, GiGPOConfig or HRPOConfig, got {type(config).__name__}")
 
 
 def gigpo_trajectory_parts(trajectories: Sequence[Trajectory], config: GiGPOConfig) -> GiGPOParts:

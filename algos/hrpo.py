@@ -84,6 +84,7 @@ def hrpo_parts(
     subgoal_bonus: float = 1.0,
     normalize_std: bool = True,
     eps: float = 1e-6,
+    plan_rewards: ArrayLike | None = None,
 ) -> HRPOParts:
     """HRPO macro and micro advantages per turn; every input is ``[N]``, one row per turn.
 
@@ -92,7 +93,9 @@ def hrpo_parts(
     ``segment_ids`` ints, -1 outside segments, the rows of a segment adjacent; ``subgoals`` the
     subgoal key of the row's segment (ignored where ``segment_ids`` is -1); ``achieved`` True only
     on the last row of a segment whose subgoal was achieved (the bonus is paid there);
-    ``action_rewards`` the action-wise score of each turn.
+    ``action_rewards`` the action-wise score of each turn; ``plan_rewards`` (optional) rewards of the
+    planner's answers (e.g. a format penalty for an unparsable plan), added to the plan's return R_j of
+    the macro level only (the executor's micro rewards do not see them).
     """
     r = as_finite(rewards, "rewards")
     u = as_finite(action_rewards, "action_rewards")
@@ -114,8 +117,9 @@ def hrpo_parts(
     episode_group, n_groups = factorize(groups[ep_starts])
     group_codes = np.repeat(episode_group, ep_lengths)
 
-    # Macro: z of the env return over the episodes (plans) of each task group.
-    episode_return = np.add.reduceat(r, ep_starts) if n else r
+    # Macro: z of the env return (plus the planner's own rewards) over the episodes (plans) of each task group.
+    plan_r = r if plan_rewards is None else r + as_finite(plan_rewards, "plan_rewards").reshape(r.shape)
+    episode_return = np.add.reduceat(plan_r, ep_starts) if n else r
     macro = np.repeat(grpo_advantages(episode_return, episode_group, normalize_std=normalize_std, eps=eps), ep_lengths)
 
     # Runs: segments and the stretches between them, never crossing an episode boundary.
@@ -172,6 +176,8 @@ def hrpo_trajectory_parts(trajectories: Sequence[Trajectory], config: HRPOConfig
       empty segments (start == end) hold no turn and are dropped;
     - anchor: as GiGPO, ``anchor_of(observation, {"anchor": turn.anchor}, config.anchor_fallback)``;
       a turn without a key is a singleton;
+    - plan rewards: ``turn.info["planner_penalty"]`` (the ``HierarchicalAgent``'s format penalty for a
+      planner answer without a usable plan), added to the plan's return at the macro level only;
     - action-wise reward: 1.0 if ``turn.action_valid`` else 0.0, plus ``float(turn.info[config.progress_key])``
       when ``progress_key`` is set and present (default ``"action_effective"``: the command changed
       the true state); a missing or None value counts 0.
@@ -190,6 +196,7 @@ def hrpo_trajectory_parts(trajectories: Sequence[Trajectory], config: HRPOConfig
     group_codes: dict[str, int] = {}
     groups = np.repeat(np.array([group_codes.setdefault(t.group_id, len(group_codes)) for t in trajectories], dtype=np.int64), lengths)
     segment_ids, subgoals, achieved = segment_columns(trajectories, lengths)
+    plan_rewards = np.array([turn.info.get(InfoKeys.PLANNER_PENALTY) or 0.0 for turn in turns], dtype=np.float64)
     return hrpo_parts(
         rewards,
         np.repeat(np.arange(len(trajectories)), lengths),
@@ -205,6 +212,7 @@ def hrpo_trajectory_parts(trajectories: Sequence[Trajectory], config: HRPOConfig
         subgoal_bonus=config.subgoal_bonus,
         normalize_std=config.normalize_std,
         eps=config.eps,
+        plan_rewards=plan_rewards,
     )
 
 
