@@ -53,7 +53,7 @@ def compute_advantages(trajectories: Sequence[Trajectory], config: AdvantageConf
             eps=config.eps,
         )
         return [np.full(len(t.turns), a) for t, a in zip(trajectories, per_episode)]
-    raise TypeError(f"config must be GRPOConfig, GiGPOConfig or HRPOConfig, got {type(config).__name__}")
+    raise TypeError(f"config must be GRPOConfig or GiGPOConfig (flat agents) or HRPOConfig (hierarchical), got {type(config).__name__}")
 
 
 def gigpo_trajectory_parts(trajectories: Sequence[Trajectory], config: GiGPOConfig) -> GiGPOParts:
