@@ -72,6 +72,9 @@ class DemoConfig:
     """First warm-start steps on the direction word alone (the <action> tags join the loss after;
     capped at warm_start_steps)."""
     warm_start_lr: float = 2e-3
+    warm_start_expert_noise: float = 0.0
+    """Imperfect demonstrations: share of the solver's moves replaced by a random direction (it re-plans
+    from there). 0.3 leaves a warm start at ~38% held-out where RL has more to add (docs/learning.md)."""
     eval_every: int = 10
     eval_episodes: int = 256
     """Held-out episodes per evaluation (64 gave a standard error of ~5 points: too coarse to see RL's effect)."""
@@ -113,7 +116,7 @@ class DemoConfig:
             algo=AlgoConfig(name=self.algo, gigpo=GiGPOConfig(group_size=self.group_size), grpo=GRPOConfig(group_size=self.group_size)),
             trainer=TrainerConfig(lr=self.lr, num_minibatches=self.num_minibatches, seed=self.seed, kl_beta=self.kl_beta, lr_warmup_steps=self.lr_warmup_steps),
             sampling=SamplingParams(max_new_tokens=1, temperature=1.0, stop=()) if self.bare_answers else SamplingParams(max_new_tokens=6, temperature=1.0),
-            warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", episodes=self.warm_start_episodes, steps=self.warm_start_steps, batch_size=self.warm_start_batch_size, content_only_steps=min(self.warm_start_content_only_steps, self.warm_start_steps), lr=self.warm_start_lr),
+            warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", episodes=self.warm_start_episodes, steps=self.warm_start_steps, batch_size=self.warm_start_batch_size, content_only_steps=min(self.warm_start_content_only_steps, self.warm_start_steps), lr=self.warm_start_lr, expert_noise=self.warm_start_expert_noise),
             out=self.out,
             iterations=self.iterations,
             tasks_per_iteration=self.tasks_per_iteration,

@@ -183,6 +183,10 @@ class WarmStartConfig:
     lr: float = 2e-3
     seed_start: int = 500_000
     """Demonstration seeds (kept apart from RL training and eval seeds)."""
+    expert_noise: float = 0.0
+    """Imperfect demonstrations: the share of moves replaced by a uniformly random admissible action
+    (the expert then plans again from where that move led, so it must plan from the env's current
+    state). A warm start from them leaves RL something to add that clean demonstrations do not."""
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -191,6 +195,8 @@ class WarmStartConfig:
             raise ConfigError("warm_start.steps", self.steps, "an integer >= 0 (0 = no warm start)")
         if not self.lr > 0:
             raise ConfigError("warm_start.lr", self.lr, "a positive learning rate")
+        if not 0.0 <= self.expert_noise < 1.0:
+            raise ConfigError("warm_start.expert_noise", self.expert_noise, "a probability in [0, 1)")
 
     def check(self) -> None:
         """Cross-field check, run when training starts (a config file may supply the expert after flags)."""

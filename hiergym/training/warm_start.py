@@ -45,9 +45,10 @@ def _expert_episode(config: TrainConfig, agent: Any, make_env: Callable[[str], A
     """One expert episode on ``seed`` as a Trajectory whose turns hold the expert's answers as Generations."""
     tok = agent.backend.tokenizer
     env = make_env(config.env.env_id)
-    obs, _ = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
     traj = Trajectory(group_id=group_id_of(config.env.env_id, seed), env_id=config.env.env_id, seed=seed)
-    for action in expert(env.unwrapped) or []:
+    last_info = [info]
+    for action in demonstration_moves(env, expert, config.warm_start.expert_noise, seed, lambda: last_info[0].get(InfoKeys.ADMISSIBLE_ACTIONS, [])):
         answer = f"<action>{action}</action>"
         response = tok(answer, add_special_tokens=False)["input_ids"]
         prompt = tok(agent.prompt(obs))["input_ids"]
@@ -56,13 +57,39 @@ def _expert_episode(config: TrainConfig, agent: Any, make_env: Callable[[str], A
         valid = bool(info.get(InfoKeys.ACTION_VALID, True))
         # the observation the answer was given to (the one its prompt shows), not the one it led to
         traj.turns.append(Turn(observation=obs, action=action, raw_action=answer, reward=reward, terminated=terminated, truncated=truncated, action_valid=valid, generations=[gen]))
-        obs = next_obs
+        obs, last_info[0] = next_obs, info
         if terminated or truncated:
             traj.success = bool(info.get(InfoKeys.WON, False))
             break
     traj.episode_return = float(sum(traj.rewards))
     env.close()
     return traj
+
+
+EXPERT_NOISE_STREAM = 0x6E6F
+"""Second word of the noise generator's seed ([demonstration seed, this]): the noisy moves of a
+demonstration depend on its level alone, not on the run seed, like the clean demonstrations."""
+
+
+def demonstration_moves(env: Any, expert: Callable[[Any], Any], noise: float, seed: int, admissible: Callable[[], list[str]]) -> Iterator[str]:
+    """The demonstration's moves, each yielded before the env takes it (the caller steps ``env``).
+
+    ``noise`` 0: the expert's action list from the start position. ``noise`` > 0 (imperfect
+    demonstrations): before every move the expert plans again from the env's current state, and
+    with probability ``noise`` a uniformly random action of ``admissible()`` (the env's latest
+    ``admissible_actions``) replaces its first move; the
+    episode ends where the expert has no plan (solved, or a dead end the noise led into).
+    """
+    if noise <= 0:
+        yield from expert(env.unwrapped) or []
+        return
+    rng = np.random.default_rng([seed, EXPERT_NOISE_STREAM])
+    while True:
+        plan = expert(env.unwrapped)
+        if not plan:
+            return
+        choices = list(admissible())
+        yield str(choices[rng.integers(len(choices))]) if rng.random() < noise and choices else plan[0]
 
 
 def minibatch_indices(num_rows: int, batch_size: int, steps: int, seed: int) -> Iterator[np.ndarray]:

@@ -39,3 +39,41 @@ def test_each_turn_holds_the_observation_the_expert_answered():
             assert turn.action_valid
             obs, *_ = env.step(turn.raw_action)
         env.close()
+
+
+def noisy_config(noise, episodes=20):
+    return TrainConfig(env=EnvConfig(env_id=ENV_ID, max_episode_steps=12), warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", episodes=episodes, steps=1, expert_noise=noise))
+
+
+def test_noisy_demonstrations_replace_some_moves_and_replan_from_there():
+    config = noisy_config(0.5)
+    make_env = TextEnvMaker.from_config(config.env)
+    demos = expert_demonstrations(config, fake_agent(), make_env)
+    again = expert_demonstrations(config, fake_agent(), make_env)
+    assert [[t.action for t in d.turns] for d in demos] == [[t.action for t in d.turns] for d in again]  # seeded by the level
+    off_plan = 0
+    for traj in demos:
+        env = make_env(ENV_ID)
+        obs, info = env.reset(seed=traj.seed)
+        for turn in traj.turns:
+            assert turn.observation == obs
+            assert turn.action in info["admissible_actions"]
+            off_plan += turn.action != env.unwrapped.solve()[0]
+            obs, _, terminated, truncated, info = env.step(turn.raw_action)
+        # an episode ends solved, cut by the step limit, or where the noise led into a dead end
+        assert traj.success or len(traj.turns) == 12 or env.unwrapped.solve() is None
+        env.close()
+    assert off_plan > 0
+    clean = expert_demonstrations(noisy_config(0.0), fake_agent(), make_env)
+    assert all(t.success for t in clean) and sum(map(len, clean)) < sum(map(len, demos))
+
+
+def test_expert_noise_must_be_a_probability():
+    import pytest
+
+    from hiergym.error import ConfigError
+
+    with pytest.raises(ConfigError, match="warm_start.expert_noise"):
+        WarmStartConfig(expert_noise=1.0)
+    with pytest.raises(ConfigError, match="warm_start.expert_noise"):
+        WarmStartConfig(expert_noise=-0.1)
