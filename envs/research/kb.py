@@ -27,7 +27,7 @@ from hiergym.envs.research.world import WORLD_VERSION, Document, Passage, World,
 logger = logging.getLogger(__name__)
 
 DEFAULT_TEST_FRACTION = 0.2
-VIEW_CACHE_SIZE = 100_000
+VIEW_CACHE_SIZE = 20_000
 """Rendered search results / documents kept per knowledge base (cleared when full)."""
 _INSTANCES: dict[tuple, KnowledgeBase] = {}
 _INSTANCES_LOCK = threading.Lock()

@@ -138,3 +138,36 @@ def test_missing_fts5_is_a_clear_error(monkeypatch):
         check_fts5()
     with pytest.raises(FTS5UnavailableError, match="SQLITE_ENABLE_FTS5"):
         KnowledgeBase(9, 10)
+
+
+action_script = st.lists(
+    st.one_of(
+        st.integers(min_value=0, max_value=50),  # pick a hint (index modulo the hint count)
+        st.sampled_from(["search[company founded]", "open[d0001]", "open[D0002]", "answer[nothing]", "search[]", "x"]),
+        fts_like.map(lambda q: f"search[{q}]"),
+        anything,
+    ),
+    max_size=25,
+)
+
+
+def _play_script(env, seed, script):
+    obs, info = env.reset(seed=seed)
+    trace = [obs]
+    for item in script:
+        if isinstance(item, int):
+            hints = info[InfoKeys.ADMISSIBLE_ACTIONS] or ["search[anything]"]
+            item = hints[item % len(hints)]
+        obs, reward, terminated, truncated, info = env.step(item)
+        assert env.observation_space.contains(obs)
+        assert set(info[InfoKeys.SUBGOALS_ACHIEVED]) <= {sg.id for sg in info[InfoKeys.SUBGOALS]}
+        trace.append((obs, reward, terminated, truncated, info[InfoKeys.ANCHOR_STATE], info[InfoKeys.SUBGOALS_ACHIEVED]))
+        if terminated or truncated:
+            break
+    return trace
+
+
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1), script=action_script)
+def test_any_action_sequence_is_handled_and_replays_identically(env, seed, script):
+    other = MultiHopEnv(kb_size=60)
+    assert _play_script(env, seed, script) == _play_script(other, seed, script)
