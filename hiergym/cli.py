@@ -42,7 +42,7 @@ def play(env_id: str, /, seed: int = 0, max_turns: int = 500) -> None:
 
 
 def train_command(config: Annotated[TrainConfig, tyro.conf.arg(name="")] = TrainConfig(), config_file: Path | None = None) -> None:  # noqa: B008
-    """Train an LLM agent with GiGPO or GRPO (flags, or --config-file run.toml|yaml with flags on top)."""
+    """Train an LLM agent with GiGPO/GRPO, or HRPO with --agent hierarchical (flags, or --config-file run.toml|yaml)."""
     from rich.console import Console
 
     from hiergym.training import merge_config_file, train

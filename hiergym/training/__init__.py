@@ -6,6 +6,7 @@ One module per job:
 - ``env_stack``: ``TextEnvMaker`` (the wrapped env an LLM plays) and ``env_corpus`` (a tiny model's words);
 - ``model``: ``build_backend`` (a checkpoint, or a tiny model built over the env's words);
 - ``warm_start``: supervised fit to expert demonstrations before RL;
+- ``hierarchy``: the hierarchical agent in a run (co-evolution schedule, metrics, demonstrations for both roles);
 - ``loop``: ``TrainLoop`` / ``train`` (collect -> advantages -> trainer step -> run dir);
 - ``config_files``: TOML/YAML/JSON config files and flag merging, for every training command.
 
@@ -13,8 +14,9 @@ Importing this package loads no torch; the loop loads it when it runs.
 """
 
 from hiergym.training.config_files import dataclass_from_dict, load_config, load_entry_point, merge_config_file
-from hiergym.training.configs import EVAL_SEED_START, AlgoConfig, EnvConfig, ModelConfig, TrainConfig, WarmStartConfig
+from hiergym.training.configs import EVAL_SEED_START, AlgoConfig, EnvConfig, HierarchyTrainConfig, ModelConfig, TrainConfig, WarmStartConfig
 from hiergym.training.env_stack import TextEnvMaker, env_corpus
+from hiergym.training.hierarchy import expert_actions, hierarchical_demonstrations, hierarchy_metrics, roles_to_train
 from hiergym.training.loop import TrainLoop, TrainResult, rollout_metrics, train
 from hiergym.training.model import build_backend
 from hiergym.training.warm_start import WARM_START_MODEL_DIR, expert_demonstrations, minibatch_indices, warm_start, without_format_tags
@@ -24,6 +26,7 @@ __all__ = [
     "WARM_START_MODEL_DIR",
     "AlgoConfig",
     "EnvConfig",
+    "HierarchyTrainConfig",
     "ModelConfig",
     "TextEnvMaker",
     "TrainConfig",
@@ -33,11 +36,15 @@ __all__ = [
     "build_backend",
     "dataclass_from_dict",
     "env_corpus",
+    "expert_actions",
     "expert_demonstrations",
+    "hierarchical_demonstrations",
+    "hierarchy_metrics",
     "load_config",
     "load_entry_point",
     "merge_config_file",
     "minibatch_indices",
+    "roles_to_train",
     "rollout_metrics",
     "train",
     "warm_start",

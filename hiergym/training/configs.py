@@ -17,7 +17,8 @@ from typing import ClassVar, Literal
 
 from hiergym.agents.backend import SamplingParams
 from hiergym.agents.tiny import TinyModelSpec
-from hiergym.algos.configs import GiGPOConfig, GRPOConfig, TrainerConfig
+from hiergym.agents.hierarchical import HierarchyConfig, HierarchyMode
+from hiergym.algos.configs import GiGPOConfig, GRPOConfig, HRPOConfig, TrainerConfig
 from hiergym.error import ConfigError
 
 EVAL_SEED_START = 1_000_000
@@ -148,14 +149,67 @@ def _check_tiny(spec: TinyModelSpec) -> None:
 class AlgoConfig:
     """Which advantage estimator; each has its own config (group size lives there)."""
 
-    name: Literal["gigpo", "grpo"] = "gigpo"
-    """GiGPO (episode + anchor-state step groups) or GRPO (episode groups only)."""
+    name: Literal["gigpo", "grpo", "hrpo"] = "gigpo"
+    """GiGPO (episode + anchor-state step groups), GRPO (episode groups only) or HRPO (macro advantages on
+    planner tokens, micro on executor tokens; needs --agent hierarchical)."""
     gigpo: GiGPOConfig = field(default_factory=GiGPOConfig)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    hrpo: HRPOConfig = field(default_factory=HRPOConfig)
 
     @property
-    def selected(self) -> GiGPOConfig | GRPOConfig:
-        return self.gigpo if self.name == "gigpo" else self.grpo
+    def selected(self) -> GiGPOConfig | GRPOConfig | HRPOConfig:
+        return {"gigpo": self.gigpo, "grpo": self.grpo, "hrpo": self.hrpo}[self.name]
+
+
+Schedule = Literal["joint", "co-evolution"]
+
+
+@dataclass(frozen=True)
+class HierarchyTrainConfig:
+    """The hierarchical agent (``--agent hierarchical``): segment limits, planning, models and training schedule."""
+
+    max_segment_steps: int = 8
+    """k: a segment ends after this many executor steps even without <done> or achievement."""
+    max_subgoals: int = 6
+    """Subgoals kept from a blueprint."""
+    replan: bool = False
+    """Blueprint mode: the planner writes a new blueprint after a segment that missed its subgoal."""
+    max_replans: int = 2
+    """Replans per episode at most."""
+    history_k: int = 2
+    """Executor turns of the current segment shown in its prompt."""
+    plan_max_new_tokens: int = 48
+    """Token budget of one planner answer."""
+    plan_format_penalty: float = -0.1
+    """Added to the plan's return (macro level) when a planner answer holds no usable plan (<= 0)."""
+    done_tag: bool = True
+    """The executor may end its segment with <done>."""
+    two_models: bool = False
+    """Planner and executor are two models (two backends, two optimisers); default one shared model with role prompts."""
+    schedule: Schedule = "joint"
+    """joint: both roles learn every iteration; co-evolution: planner_iterations with the executor frozen, then
+    executor_iterations with the planner frozen, repeated (HiMAC). With one shared model 'frozen' means the
+    frozen role's tokens carry no loss (the shared weights still move through the other role)."""
+    planner_iterations: int = 5
+    """P: iterations of each planner phase (co-evolution)."""
+    executor_iterations: int = 5
+    """E: iterations of each executor phase (co-evolution)."""
+
+    def __post_init__(self) -> None:
+        self.agent_config("blueprint")  # the agent's own checks, with the hierarchy.* field names
+        for name in ("planner_iterations", "executor_iterations"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"hierarchy.{name}", getattr(self, name), "an integer >= 1")
+        if self.schedule not in ("joint", "co-evolution"):
+            raise ConfigError("hierarchy.schedule", self.schedule, "'joint' or 'co-evolution'")
+
+    def agent_config(self, mode: HierarchyMode) -> HierarchyConfig:
+        """The ``HierarchyConfig`` of the agent in ``mode``."""
+        return HierarchyConfig(
+            mode=mode, max_segment_steps=self.max_segment_steps, max_subgoals=self.max_subgoals, replan=self.replan,
+            max_replans=self.max_replans, history_k=self.history_k, plan_max_new_tokens=self.plan_max_new_tokens,
+            plan_format_penalty=self.plan_format_penalty, done_tag=self.done_tag,
+        )
 
 
 @dataclass(frozen=True)
@@ -222,6 +276,12 @@ class TrainConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
+    agent: Literal["flat", "hierarchical"] = "flat"
+    """flat: one LLM policy; hierarchical: a planner and an executor (HierarchicalAgent; train it with --algo.name hrpo)."""
+    mode: HierarchyMode = "blueprint"
+    """With --agent hierarchical: blueprint (a subgoal list up front, HiMAC) or switch (KEEP/SWITCH + subgoal each step, HiPER)."""
+    hierarchy: HierarchyTrainConfig = field(default_factory=HierarchyTrainConfig)
+    """With --agent hierarchical: segments, planning, models and schedule."""
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(lr=1e-4))
     sampling: SamplingParams = field(default_factory=lambda: SamplingParams(max_new_tokens=8))
     """How the policy samples its answers (temperature 0 = greedy)."""
@@ -258,6 +318,7 @@ class TrainConfig:
     """Show a progress bar with live success rate and return."""
 
     def __post_init__(self) -> None:
+        self._check_agent()
         if self.grad_cosine_every < 0:
             raise ConfigError("grad_cosine_every", self.grad_cosine_every, "an integer >= 0 (0 = off)")
         if self.iterations < 0:
@@ -271,6 +332,25 @@ class TrainConfig:
         last_train_seed = self.train_seed_start + self.iterations * self.tasks_per_iteration
         if last_train_seed > self.eval_seed_start:
             raise ConfigError("eval_seed_start", self.eval_seed_start, f">= {last_train_seed}, so held-out seeds never appear in training")
+
+    def _check_agent(self) -> None:
+        """The agent, its mode, the estimator and the env's subgoal handling fit together."""
+        if self.agent not in ("flat", "hierarchical"):
+            raise ConfigError("agent", self.agent, "'flat' (one LLM policy) or 'hierarchical' (planner + executor)")
+        if self.mode not in ("blueprint", "switch"):
+            raise ConfigError("mode", self.mode, "'blueprint' (a subgoal list up front) or 'switch' (KEEP/SWITCH each step)")
+        if self.algo.name == "hrpo" and self.agent != "hierarchical":
+            raise ConfigError("algo.name", self.algo.name, "'gigpo' or 'grpo' for a flat agent; HRPO needs --agent hierarchical (planner and executor tokens)")
+        if self.agent != "hierarchical":
+            return
+        if self.env.subgoals == "env":
+            raise ConfigError("env.subgoals", self.env.subgoals, "'off' or 'proposed' with --agent hierarchical (the planner names the subgoals; the env stack adopts them)")
+        if self.mode == "switch" and self.hierarchy.two_models:
+            raise ConfigError("hierarchy.two_models", True, "False in switch mode: one generation holds the switch decision, the subgoal and the action")
+
+    @property
+    def hierarchical(self) -> bool:
+        return self.agent == "hierarchical"
 
     def validate(self) -> None:
         """The checks that need the whole config or the machine (expert importable, device present).

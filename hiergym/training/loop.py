@@ -18,6 +18,7 @@ from hiergym.info_keys import InfoKeys
 from hiergym.training.configs import TrainConfig
 from hiergym.training.env_stack import TextEnvMaker
 from hiergym.training.model import build_backend, initial_model_path
+from hiergym.training.hierarchy import PLANNER_MODEL_DIR
 from hiergym.training.warm_start import WARM_START_MODEL_DIR, warm_start
 from hiergym.types import Trajectory
 
@@ -67,17 +68,27 @@ class TrainLoop:
         from hiergym.agents.llm_agent import LLMAgent
         from hiergym.collector import Collector
         from hiergym.runs import RunDir, seed_everything
+        from hiergym.training.hierarchy import build_hierarchical_agent
+        from hiergym.training.model import build_planner_backend
 
         config.validate()  # every value checked before the run dir is touched
         self.config = config
         self.run = RunDir(config.out, config, resume=config.resume, tensorboard=config.tensorboard)
         seed_everything(config.seed)
         self.make_env = TextEnvMaker.from_config(config.env)
+        if config.hierarchical:  # the agent names its subgoals; SubgoalHooks adopts, checks and records them
+            self.make_env = replace(self.make_env, subgoals="proposed")
         self.backend = build_backend(config, self.run.path, self.make_env)
         self.device = self.backend.device
-        self.agent = LLMAgent(self.backend, sampling=config.sampling)
+        self.planner_backend = build_planner_backend(config, self.run.path) if config.hierarchical and config.hierarchy.two_models else None
+        if config.hierarchical:
+            self.agent: Any = build_hierarchical_agent(config, self.backend, self.planner_backend)
+        else:
+            self.agent = LLMAgent(self.backend, sampling=config.sampling)
         self.eval_sampling = replace(config.sampling, temperature=config.eval_temperature)
         self.trainer: Any = None  # built once the starting policy is known (after warm start or restore)
+        self.planner_trainer: Any = None  # the planner model's trainer when planner and executor are two models
+        self.last_stats: Any = None  # the CollectStats of the last training collection (generated tokens, ...)
         self.collector = Collector(
             self.make_env, self.agent, num_slots=config.num_slots, num_workers=config.env.num_workers,
             host=config.env.host, step_timeout=config.env.step_timeout,
@@ -89,6 +100,11 @@ class TrainLoop:
         if async_rollouts is not None and async_rollouts.enabled:
             from hiergym.training.async_rollouts import for_train_loop
 
+            if config.hierarchical:
+                from hiergym.error import ConfigError
+
+                raise ConfigError("async_rollouts.enabled", True, "False with --agent hierarchical (async rollouts copy a flat LLMAgent)")
+
             self.rollouts = for_train_loop(self, async_rollouts)
 
     def evaluate(self) -> dict[str, float]:
@@ -97,7 +113,12 @@ class TrainLoop:
         tasks = self.config.eval_tasks()
         with episode_progress(self.collector, len(tasks), "eval", enabled=self.config.progress):
             trajs, _ = self.collector.collect(tasks, group_size=1, sampling=self.eval_sampling, stream=run_stream(self.config.seed, "eval"))
-        return rollout_metrics(trajs, prefix="eval_")
+        metrics = rollout_metrics(trajs, prefix="eval_")
+        if self.config.hierarchical:
+            from hiergym.training.hierarchy import hierarchy_metrics
+
+            metrics.update(hierarchy_metrics(trajs, prefix="eval_"))
+        return metrics
 
     def _restore(self) -> bool:
         from hiergym.runs import restore_rng
@@ -106,8 +127,10 @@ class TrainLoop:
         if state is None:  # killed before its first checkpoint: start afresh, without the old rows
             self.run.resume_at(0)
             return False
-        self.trainer = self._build_trainer()
+        self._build_trainers()
         self.trainer.load_state_dict(state["trainer"])
+        if self.planner_trainer is not None:
+            self.planner_trainer.load_state_dict(state["planner_trainer"])
         restore_rng(state["rng"])
         self.start = int(state["step"])
         self.result.eval_success = {int(k): v for k, v in state.get("eval_success", {}).items()}
@@ -117,20 +140,29 @@ class TrainLoop:
         return True
 
     def _checkpoint(self, step: int) -> None:
-        self.run.save_checkpoint(step, {"trainer": self.trainer.state_dict(), "eval_success": self.result.eval_success, "init_eval_success": self.result.init_eval_success})
+        state = {"trainer": self.trainer.state_dict(), "eval_success": self.result.eval_success, "init_eval_success": self.result.init_eval_success}
+        if self.planner_trainer is not None:
+            state["planner_trainer"] = self.planner_trainer.state_dict()
+        self.run.save_checkpoint(step, state)
 
-    def _build_trainer(self) -> Any:
+    def _build_trainers(self) -> None:
+        """The RL trainer(s): one per model (the planner's too when planner and executor are two models)."""
+        self.trainer = self._build_trainer()
+        if self.planner_backend is not None:
+            self.planner_trainer = self._build_trainer(self.planner_backend, PLANNER_MODEL_DIR)
+
+    def _build_trainer(self, backend: Any = None, subdir: str = "") -> Any:
         """The RL trainer; with ``trainer.kl_beta > 0`` its reference is a frozen copy of the policy RL starts from."""
         from hiergym.algos import Trainer
 
-        ref = self._reference_model() if self.config.trainer.kl_beta > 0 else None
-        return Trainer(self.backend.model, self.config.trainer, ref_model=ref, device=self.device)
+        ref = self._reference_model(subdir) if self.config.trainer.kl_beta > 0 else None
+        return Trainer((backend or self.backend).model, self.config.trainer, ref_model=ref, device=self.device)
 
-    def _reference_model(self) -> Any:
+    def _reference_model(self, subdir: str = "") -> Any:
         """The starting policy read back from disk (the warm-started one if any), so a resumed run gets the same reference."""
         from transformers import AutoModelForCausalLM
 
-        warm = self.run.path / WARM_START_MODEL_DIR
+        warm = self.run.path / subdir / WARM_START_MODEL_DIR
         if (warm / "config.json").is_file():
             return AutoModelForCausalLM.from_pretrained(warm)
         return AutoModelForCausalLM.from_pretrained(initial_model_path(self.config, self.run.path))
@@ -142,11 +174,11 @@ class TrainLoop:
         self.result.init_eval_success = self.evaluate()["eval_success"]
         self.result.warm_start_metrics = warm_start(cfg, self.agent, self.make_env, self.device)
         self.backend.save_pretrained(self.run.path / WARM_START_MODEL_DIR)
+        if self.planner_backend is not None:
+            self.planner_backend.save_pretrained(self.run.path / PLANNER_MODEL_DIR / WARM_START_MODEL_DIR)
 
     def iteration(self, it: int) -> dict[str, float]:
-        """Evaluate (when due), collect G copies of this iteration's tasks, one trainer step, log."""
-        from hiergym.algos import build_batch
-
+        """Evaluate (when due), collect G copies of this iteration's tasks, one trainer step per learning model, log."""
         cfg = self.config
         row: dict[str, float] = {}
         if it % cfg.eval_every == 0:
@@ -156,27 +188,64 @@ class TrainLoop:
             trajs, stats = self.rollouts.next_batch(it, row)
         else:
             trajs, stats = self.collector.collect(cfg.train_tasks(it), cfg.group_size, stream=run_stream(cfg.seed, "train", it))
+        self.last_stats = stats
         advantages, estimator_stats = self._advantages(trajs)
         if self.rollouts is not None:
-            advantages = self.rollouts.weigh(trajs, advantages)
-        batch = build_batch(trajs, advantages, pad_token_id=self.backend.pad_token_id)
+            advantages = {r: self.rollouts.weigh(trajs, a) for r, a in advantages.items()} if isinstance(advantages, dict) else self.rollouts.weigh(trajs, advantages)
+        updates = self._updates(trajs, advantages, it)
         row.update(rollout_metrics(trajs))
         row.update(estimator_stats)
-        row.update(self._diagnostics(trajs, advantages, batch))
-        if cfg.grad_cosine_every and it % cfg.grad_cosine_every == 0:
+        if cfg.hierarchical:
+            from hiergym.training.hierarchy import hierarchy_metrics, phase_of
+
+            row.update(hierarchy_metrics(trajs))
+            row["hier/planner_phase"] = float(phase_of(cfg, it) in ("joint", "planner"))
+            row["hier/executor_phase"] = float(phase_of(cfg, it) in ("joint", "executor"))
+        diag_advantages = advantages.get("executor", next(iter(advantages.values()))) if isinstance(advantages, dict) else advantages
+        if updates:
+            row.update(self._diagnostics(trajs, diag_advantages, updates[0][2]))
+        if cfg.grad_cosine_every and it % cfg.grad_cosine_every == 0 and not cfg.hierarchical:
             row["signal/grad_cosine_halves"] = self._grad_cosine(trajs, advantages)
-        row.update({f"train/{k}": v for k, v in self.trainer.step(batch).items()})
+        for prefix, trainer, batch in updates:
+            row.update({f"train/{prefix}{k}": v for k, v in trainer.step(batch).items()})
         if self.rollouts is not None:
             self.rollouts.policy_updated()
         self.run.log(it, row, stats.as_dict())
         self.run.save_samples(trajs[: cfg.samples_per_iteration], step=it)
         return row
 
-    def _advantages(self, trajs: Sequence[Trajectory]) -> tuple[list[np.ndarray], dict[str, float]]:
-        """Per-turn advantages, and for GiGPO the step-group numbers from the same computation."""
+    def _updates(self, trajs: Sequence[Trajectory], advantages: Any, it: int) -> list[tuple[str, Any, Any]]:
+        """``(metric prefix, trainer, batch)`` per model that learns this iteration.
+
+        Flat and shared-model runs: one batch of the roles that carry loss (co-evolution: only the
+        active phase's role). Two models: the executor's rows for the executor's trainer and the
+        planner's for the planner's, each only in its phase; a frozen model gets no step at all.
+        """
+        from hiergym.algos import build_batch
+        from hiergym.training.hierarchy import roles_to_train
+
+        roles = roles_to_train(self.config, it)
+        if self.planner_trainer is None:
+            if not _has_rows(trajs, roles):
+                logger.warning("iteration %d: no generation of roles %s to train on; no update", it, sorted(roles or []))
+                return []
+            return [("", self.trainer, build_batch(trajs, advantages, pad_token_id=self.backend.pad_token_id, roles=roles))]
+        out = []
+        for role, prefix, trainer, backend in (("executor", "", self.trainer, self.backend), ("planner", "planner_", self.planner_trainer, self.planner_backend)):
+            if (roles is None or role in roles) and _has_rows(trajs, {role}):
+                out.append((prefix, trainer, build_batch(trajs, advantages, pad_token_id=backend.pad_token_id, roles={role})))
+        return out
+
+    def _advantages(self, trajs: Sequence[Trajectory]) -> tuple[Any, dict[str, float]]:
+        """Per-turn advantages (per role for HRPO), and for GiGPO/HRPO the group numbers from the same computation."""
         from hiergym.algos import compute_advantages, gigpo_stats, gigpo_trajectory_parts
         from hiergym.algos.estimators import split_per_trajectory
 
+        if self.config.algo.name == "hrpo":
+            from hiergym.algos.hrpo import hrpo_stats, hrpo_trajectory_parts
+
+            parts = hrpo_trajectory_parts(trajs, self.config.algo.hrpo)
+            return {"planner": split_per_trajectory(parts.planner, trajs), "executor": split_per_trajectory(parts.executor, trajs)}, hrpo_stats(parts)
         if self.config.algo.name != "gigpo":
             return compute_advantages(trajs, self.config.algo.selected), {}
         parts = gigpo_trajectory_parts(trajs, self.config.algo.selected)
@@ -205,7 +274,7 @@ class TrainLoop:
         cfg = self.config
         if not (cfg.resume and self._restore()):
             self._warm_start()
-            self.trainer = self._build_trainer()
+            self._build_trainers()
         bar = _progress(cfg.iterations, self.start, enabled=cfg.progress)
         try:
             for it in range(self.start, cfg.iterations):
@@ -229,6 +298,11 @@ class TrainLoop:
             self.collector.close()
             self.run.close()
         return self.result
+
+
+def _has_rows(trajs: Sequence[Trajectory], roles: Any) -> bool:
+    """Some generation of ``roles`` (None: any) has response tokens to train on."""
+    return any(len(g.response_ids) > 0 and (roles is None or g.role in roles) for t in trajs for turn in t.turns for g in turn.generations)
 
 
 def _progress(total: int, initial: int, *, enabled: bool) -> Any:

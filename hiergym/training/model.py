@@ -33,5 +33,16 @@ def build_backend(config: TrainConfig, run_path: Path, make_env: Callable[[str],
     if config.model.path is None and not (path / "config.json").is_file():
         seeds = range(config.train_seed_start, config.train_seed_start + VOCAB_SEEDS)
         corpus = env_corpus(make_env, config.env.env_id, seeds, max_steps=config.env.max_episode_steps or 30)
+        if config.hierarchical:  # the planner/executor prompts, their tags and the env's subgoal texts
+            from hiergym.training.hierarchy import vocabulary_texts
+
+            corpus += vocabulary_texts(make_env, config.env.env_id, seeds)
         save_tiny_lm(path, corpus, spec=config.model.tiny, seed=config.model.init_seed)
     return TransformersBackend.from_pretrained(path, device=config.model.device)
+
+
+def build_planner_backend(config: TrainConfig, run_path: Path) -> Any:
+    """The planner's own backend when planner and executor are two models: the same starting weights, a separate copy."""
+    from hiergym.agents.transformers_backend import TransformersBackend
+
+    return TransformersBackend.from_pretrained(initial_model_path(config, run_path), device=config.model.device)

@@ -122,14 +122,25 @@ def without_format_tags(batch: Any, tokenizer: Any) -> Any:
 
 
 def warm_start(config: TrainConfig, agent: Any, make_env: Callable[[str], Any], device: str) -> dict[str, float]:
-    """Fit the policy to expert answers (token-mean NLL through the Trainer, advantage 1); returns the last metrics."""
+    """Fit the policy to expert answers (token-mean NLL through the Trainer, advantage 1); returns the last metrics.
+
+    A hierarchical agent (``agent.planner_backend``) gets both roles' demonstrations
+    (``hiergym.training.hierarchy.hierarchical_warm_start``)."""
+    if hasattr(agent, "planner_backend"):
+        from hiergym.training.hierarchy import hierarchical_warm_start
+
+        return hierarchical_warm_start(config, agent, make_env, device)
+    return fit_demonstrations(config, agent.backend, expert_demonstrations(config, agent, make_env), device)
+
+
+def fit_demonstrations(config: TrainConfig, backend: Any, demos: list[Trajectory], device: str, *, roles: set[str] | None = None) -> dict[str, float]:
+    """``warm_start.steps`` supervised steps of ``backend``'s model on the answers in ``demos`` (generations of ``roles``; None = all)."""
     from hiergym.algos import Trainer, build_batch
     from hiergym.algos.batching import select_rows
 
-    demos = expert_demonstrations(config, agent, make_env)
-    batch = build_batch(demos, [np.ones(len(t)) for t in demos], pad_token_id=agent.backend.pad_token_id)
-    content = without_format_tags(batch, agent.backend.tokenizer)
-    sft = Trainer(agent.backend.model, replace(config.trainer, lr=config.warm_start.lr, ppo_epochs=1, num_minibatches=1, kl_beta=0.0, old_logprobs="current"), device=device)
+    batch = build_batch(demos, [np.ones(len(t)) for t in demos], pad_token_id=backend.pad_token_id, roles=roles)
+    content = without_format_tags(batch, backend.tokenizer)
+    sft = Trainer(backend.model, replace(config.trainer, lr=config.warm_start.lr, ppo_epochs=1, num_minibatches=1, kl_beta=0.0, old_logprobs="current"), device=device)
     metrics: dict[str, float] = {}
     bar = warm_start_progress(config.warm_start.steps, enabled=config.progress)
     try:
