@@ -228,7 +228,7 @@ class MainSubAgents:
 
     def sub_prompt(self, run: _SubRun) -> str:
         shown = run.history[-self.sub_history :] if self.sub_history else []
-        history = "".join(f"{a}\n{o}\n" for a, o in shown)
+        history = "".join(f"> {a}\n{o}\n" for a, o in shown)
         return self.sub_template.format(name=run.call.name, query=run.call.query, history=history)
 
     # -- acting --------------------------------------------------------------------------

@@ -41,6 +41,10 @@ from hiergym.types import Trajectory
 logger = logging.getLogger(__name__)
 
 MAIN_TOPIC = "main"
+MAIN_ROLE_OF = {MAIN_TOPIC: "main"}
+"""Store topic -> generation role (a sub-agent's topic is its role, ``sub:<name>``)."""
+WARM_START_SEED_START = 500_000
+"""Expert demonstrations use training-split seeds from here (disjoint from the RL tasks of short runs)."""
 EVAL_SEED_START = 1_000_000
 """Held-out evaluation uses seeds from here (and the env's test split when ``eval_env_kwargs`` says so)."""
 
@@ -71,6 +75,15 @@ class MainSubTrainConfig:
     eval_every: int = 5
     eval_episodes: int = 32
     eval_temperature: float = 0.0
+    history_k: int = 2
+    """Past turns the env's History wrapper shows in the main prompt (the main-only agent needs them to see its searches)."""
+    warm_start_episodes: int = 0
+    """Expert episodes (``MultiHopExpert``, through the same agent and prompts) for a supervised warm start; 0 = none."""
+    warm_start_steps: int = 0
+    """Supervised steps on the successful expert episodes (every role of each model), before RL."""
+    warm_start_lr: float = 2e-3
+    warm_start_batch: int = 32
+    """Rows per supervised step (0 = all)."""
     model_path: str | None = None
     """A Hugging Face causal LM directory; None builds a tiny random-init model over the env's words."""
     tiny: TinyModelSpec = field(default_factory=TinyModelSpec)
@@ -219,6 +232,9 @@ class RunResult:
     """(generated training tokens so far, held-out accuracy)."""
     tokens: int
     iterations: int
+    init_eval: float | None = None
+    """Held-out accuracy before the warm start (None without one)."""
+    warm_start: dict[str, float] = field(default_factory=dict)
 
 
 class MainSubTrainer:
@@ -244,7 +260,7 @@ class MainSubTrainer:
 
         self.config = cfg = config
         seed_everything(cfg.seed)
-        maker = TextEnvMaker(max_episode_steps=None)
+        maker = TextEnvMaker(max_episode_steps=None, history_k=cfg.history_k)
         train_kwargs, eval_kwargs = dict(cfg.env_kwargs), {**cfg.env_kwargs, **cfg.eval_env_kwargs}
         self.make_train, self.make_eval = env_fns or (_EnvFn(maker, train_kwargs), _EnvFn(maker, eval_kwargs))
         path = Path(cfg.model_path) if cfg.model_path else self._tiny_model()
@@ -271,6 +287,8 @@ class MainSubTrainer:
             self.learners.append(Learner(self.store, topics, trainer, backend.pad_token_id, cfg.mgrpo, name=f"{cfg.seed}"))
         self.collector = Collector(self.make_train, self.agent, num_slots=cfg.num_slots, max_turns=1000)
         self.eval_collector = Collector(self.make_eval, self.agent, num_slots=cfg.num_slots, max_turns=1000)
+        self.init_eval: float | None = None
+        self.warm_start_metrics: dict[str, float] = {}
         self.run = None
         if cfg.out is not None:
             from hiergym.runs import RunDir
@@ -288,6 +306,50 @@ class MainSubTrainer:
         corpus += [MAIN_TEMPLATE, SUB_TEMPLATE, REPORT_LINE, "call[searcher: query] answer[report] (empty report) unknown sub-agent", *cfg.sub_agents]
         root = Path(cfg.out) if cfg.out is not None else Path(tempfile.mkdtemp(prefix="mgrpo-tiny-"))
         return save_tiny_lm(root / "model_init", corpus, spec=cfg.tiny, seed=cfg.init_seed)
+
+    def warm_start(self) -> dict[str, float]:
+        """Supervised steps on successful expert episodes collected through this run's own agent (so its prompts)."""
+        from hiergym.agents.main_sub_expert import MultiHopExpert
+        from hiergym.algos import Trainer, build_batch
+        from hiergym.algos.batching import select_rows
+        from hiergym.training.warm_start import minibatch_indices
+
+        cfg = self.config
+        probe = self.make_train(cfg.env_id).unwrapped
+        expert = MultiHopExpert(probe.kb, self.backends["main"].tokenizer, mode=cfg.agent, top_k=probe.top_k, sub_name=cfg.sub_agents[0] if cfg.sub_agents else "searcher")
+        saved = self._swap_backends(expert)
+        try:
+            tasks = [(cfg.env_id, WARM_START_SEED_START + i) for i in range(cfg.warm_start_episodes)]
+            trajs, _ = self.collector.collect(tasks, 1)
+        finally:
+            self._swap_backends(saved)
+        mains, subs = split_rollouts(trajs) if cfg.agent == "main-sub" else (trajs, [])
+        good = {t.meta.get("rollout_id") for t in mains if t.success}
+        demos = [t for t in mains if t.success] + [s for s in subs if s.meta.get("parent") in good]
+        metrics = {"warm_start/expert_success": float(np.mean([t.success for t in mains])) if mains else 0.0, "warm_start/demos": float(len(good) if cfg.agent == "main-sub" else len(demos))}
+        if not demos or cfg.warm_start_steps == 0:
+            return metrics
+        for learner in self.learners:
+            roles = {MAIN_ROLE_OF.get(t, t) for t in learner.topics}
+            batch = build_batch(demos, [np.ones(len(t)) for t in demos], pad_token_id=learner.pad_token_id, roles=roles)
+            sft = Trainer(learner.trainer.model, replace(cfg.trainer, lr=cfg.warm_start_lr, ppo_epochs=1, num_minibatches=1, kl_beta=0.0, old_logprobs="current"), device="cpu")
+            for rows in minibatch_indices(len(batch), cfg.warm_start_batch, cfg.warm_start_steps, cfg.seed):
+                out = sft.step(batch if len(rows) == len(batch) else select_rows(batch, rows.tolist()))
+            metrics[f"warm_start/{'+'.join(sorted(roles))}/pg_loss"] = float(out["pg_loss"])
+        return metrics
+
+    def _swap_backends(self, new: Any) -> Any:
+        """Put ``new`` (one backend, or the dict ``_swap_backends`` returned) in the agent's place; returns what was there."""
+        if isinstance(self.agent, MainSubAgents):
+            old = {"main": self.agent.main, "subs": dict(self.agent.subs)}
+            if isinstance(new, dict):
+                self.agent.main, self.agent.subs = new["main"], new["subs"]
+            else:
+                self.agent.main, self.agent.subs = new, {n: new for n in self.agent.subs}
+            return old
+        old = {"main": self.agent.backend}
+        self.agent.backend = new["main"] if isinstance(new, dict) else new
+        return old
 
     def train_tasks(self, it: int) -> list[tuple[str, int]]:
         n = self.config.tasks_per_iteration
@@ -324,6 +386,9 @@ class MainSubTrainer:
         spent = 0
         it = 0
         try:
+            if cfg.warm_start_episodes:
+                self.init_eval = self.evaluate()
+                self.warm_start_metrics = self.warm_start()
             curve.append((0, self.evaluate()))
             while it < cfg.iterations and (cfg.token_budget is None or spent < cfg.token_budget):
                 row, tokens = self.iteration(it)
@@ -343,9 +408,9 @@ class MainSubTrainer:
             self.collector.close()
             self.eval_collector.close()
             if self.run is not None:
-                (self.run.path / "eval_curve.json").write_text(json.dumps(curve))
+                (self.run.path / "eval_curve.json").write_text(json.dumps({"curve": curve, "init_eval": self.init_eval, "warm_start": self.warm_start_metrics}))
                 self.run.close()
-        return RunResult(rows, curve, spent, it)
+        return RunResult(rows, curve, spent, it, self.init_eval, self.warm_start_metrics)
 
 
 @dataclass(frozen=True)
