@@ -81,6 +81,9 @@ class HierarchyConfig:
     """Added to the plan's return (HRPO's macro level) when the planner's answer holds no usable plan (<= 0)."""
     done_tag: bool = True
     """The executor may end its segment with <done> (False: only achievement or k end a segment)."""
+    oracle_plan: bool = False
+    """Diagnostic: no planner call; the blueprint is the env's own subgoals not achieved yet (in the env's order),
+    so success measures the executor given a perfect plan."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("blueprint", "switch"):
@@ -259,7 +262,14 @@ class HierarchicalAgent:
 
         notes: dict[int, dict[str, Any]] = {}
         planner_gens: dict[int, Generation] = {}
-        if to_plan:
+        if to_plan and cfg.oracle_plan:
+            for i in to_plan:
+                done = set(infos[i].get(InfoKeys.SUBGOALS_ACHIEVED) or [])
+                plan = [sg.text for sg in states[i].available if sg.id not in done] or [states[i].task or NO_SUBGOAL]
+                state = states[i]
+                state.plan, state.index = plan, 0
+                notes[i] = {InfoKeys.PLAN: plan, InfoKeys.PLAN_FORMAT_OK: True, InfoKeys.PLAN_ERROR: None, InfoKeys.PLANNER_PENALTY: 0.0}
+        elif to_plan:
             prompts = [self.planner_prompt(states[i].task, states[i].last_observation) for i in to_plan]
             plan_sampling = replace(self.planner_sampling, temperature=sampling.temperature)
             plan_seeds = None if seeds is None else [derive_row_seed(seeds[i], 1) for i in to_plan]

@@ -159,6 +159,14 @@ def test_done_tag_ends_the_segment_and_replan_after_a_failed_segment():
     assert planner_turns == [0, 1, 3]  # start + two replans (max_replans=2), then no more
 
 
+def test_oracle_plan_uses_the_env_subgoals_without_a_planner_call():
+    backend = ScriptedBackend(_expert_executor("<plan>1. nonsense</plan>"))
+    (traj,) = _collect(HierarchicalAgent(backend, config=HierarchyConfig(oracle_plan=True)))
+    assert traj.success and traj.turns[0].info[InfoKeys.PLAN] == SUBGOALS
+    assert [s.subgoal for s in traj.segments] == SUBGOALS and all(s.achieved for s in traj.segments)
+    assert PLANNER not in {role for role, _ in backend.calls}
+
+
 def test_two_models_each_play_one_role():
     planner = ScriptedBackend(lambda role, p: GOOD_PLAN)
     executor = ScriptedBackend(lambda role, p: "<action>look</action>")
