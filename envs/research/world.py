@@ -18,7 +18,7 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
-WORLD_VERSION = 1
+WORLD_VERSION = 2
 """Bump when generation changes (it seeds the generator and keys cached index files)."""
 
 ENTITY_TYPES = ("person", "company", "product", "city", "country", "university")
@@ -55,7 +55,7 @@ RELATIONS: dict[str, Relation] = {
         Relation("studied_at", "person", "university", "the university where {} studied", "At which university did {} study?", "{s} studied at {o}.", "studied"),
         Relation("works_for", "person", "company", "the employer of {}", "Which company does {} work for?", "{s} works for {o}.", "works for"),
         Relation("located_in", "university", "city", "the city where {} is located", "In which city is {} located?", "{s} is located in {o}.", "located"),
-        Relation("in_country", "city", "country", "the country {} lies in", "In which country does {} lie?", "{s} lies in {o}.", "country"),
+        Relation("in_country", "city", "country", "the country of {}", "In which country is {}?", "{s} lies in the country of {o}.", "country"),
         Relation("capital", "country", "city", "the capital of {}", "What is the capital of {}?", "The capital of {s} is {o}.", "capital"),
     )
 }
