@@ -19,7 +19,9 @@ import random
 from dataclasses import dataclass, field
 
 WORLD_VERSION = 2
-"""Bump when generation changes (it seeds the generator and keys cached index files)."""
+"""Bump when generation or wording changes: it keys cached index files (v2: country facts reworded)."""
+RNG_TAG = "multihop-world-v1"
+"""Seeds the generator with the seed and size; change it only to draw different worlds on purpose."""
 
 ENTITY_TYPES = ("person", "company", "product", "city", "country", "university")
 
@@ -175,7 +177,7 @@ def type_counts(size: int) -> dict[str, int]:
 
 
 def _rng(seed: int, size: int) -> random.Random:
-    digest = hashlib.blake2b(f"multihop-world-v{WORLD_VERSION}-{seed}-{size}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{RNG_TAG}-{seed}-{size}".encode(), digest_size=8).digest()
     return random.Random(int.from_bytes(digest, "big"))
 
 

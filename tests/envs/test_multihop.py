@@ -325,3 +325,14 @@ def test_llm_wrapper_stack_plays_the_expert():
     assert total == pytest.approx(1.0 + 0.5 * info["hops"])
     _, reward, _, _, info = env.step("no tags at all")
     assert not info[InfoKeys.ACTION_FORMAT_OK]
+
+
+def test_docs_example_is_what_the_default_env_shows():
+    """docs/multihop.md quotes seed 0 of the default env: changing the generator must update the page."""
+    from pathlib import Path
+
+    env = MultiHopEnv()
+    obs, _ = env.reset(seed=0)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "multihop.md").read_text()
+    assert obs.splitlines()[0] in page
+    assert env.solve()[-1] in page and env.step("search[Kribele Kettle]")[0].splitlines()[2] in page
