@@ -49,6 +49,10 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+
+
 class FTS5UnavailableError(HierGymError, RuntimeError):
     """The Python's SQLite library was built without the FTS5 full-text extension."""
 
@@ -96,8 +100,10 @@ class PassageIndex:
     ``in_memory`` or ``cached`` (an SQLite file under a cache dir, built atomically once).
     """
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None):
         self._conn = conn
+        self._path = path
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._cache: dict[tuple[tuple[str, ...], int], tuple[int, ...]] = {}
         self.meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -115,7 +121,7 @@ class PassageIndex:
         """Open the index file at ``path``, building it first when missing or built from other data."""
         check_fts5()
         if path.exists():
-            index = cls(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False))
+            index = cls(_open_read_only(path), path)
             if index.meta == meta:
                 return index
             index.close()
@@ -131,7 +137,7 @@ class PassageIndex:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        return cls(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False))
+        return cls(_open_read_only(path), path)
 
     def close(self) -> None:
         self._conn.close()
@@ -151,6 +157,10 @@ class PassageIndex:
             return hit
         sql = "SELECT rowid FROM passages WHERE passages MATCH ? ORDER BY rank LIMIT ?"
         with self._lock:
+            if self._path is not None and os.getpid() != self._pid:
+                # a forked child: an SQLite connection must not be used across fork (an in-memory
+                # index is the child's own copy and stays usable), so reopen the file
+                self._conn, self._pid = _open_read_only(self._path), os.getpid()
             ids = [r[0] for r in self._conn.execute(sql, (fts_expression(terms, "AND"), k))]
             if len(ids) < k and len(terms) > 1:
                 seen = set(ids)

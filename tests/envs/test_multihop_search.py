@@ -171,3 +171,25 @@ def _play_script(env, seed, script):
 def test_any_action_sequence_is_handled_and_replays_identically(env, seed, script):
     other = MultiHopEnv(kb_size=60)
     assert _play_script(env, seed, script) == _play_script(other, seed, script)
+
+
+def test_a_forked_child_reopens_the_index_file(tmp_path):
+    import multiprocessing as mp
+
+    kb = KnowledgeBase(5, 30, cache_dir=tmp_path)
+    parent_conn = kb.index._conn
+    expected = kb.index.search("company founded", 5)
+    kb.index.clear_cache()
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+
+    def child():
+        hits = kb.index.search("company founded", 5)
+        queue.put((hits, kb.index._conn is not parent_conn))
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    hits, reopened = queue.get(timeout=60)
+    proc.join(timeout=60)
+    assert hits == expected and reopened
+    assert kb.index._conn is parent_conn
