@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -270,12 +271,19 @@ class MultiHopEnv(gym.Env[str, str]):
         return info
 
 
+@dataclass(frozen=True)
+class HopFound:
+    """``Subgoal.check`` of hop ``hop`` (0-based): the env has shown its fact. A class, not a lambda, so it pickles."""
+
+    hop: int
+
+    def __call__(self, env: Any) -> bool:
+        return env.unwrapped.hop_found(self.hop)
+
+
 def hop_subgoals(question: Question) -> list[Subgoal]:
     """One subgoal per hop: ``hop<i>`` "find <the entity hop i reaches>", achieved once an observation showed the hop's fact."""
-    return [
-        Subgoal(id=f"hop{i + 1}", text=f"find {text}", check=lambda env, i=i: env.unwrapped.hop_found(i), target=rel)
-        for i, (rel, text) in enumerate(zip(question.relations, question.hop_texts))
-    ]
+    return [Subgoal(id=f"hop{i + 1}", text=f"find {text}", check=HopFound(i), target=rel) for i, (rel, text) in enumerate(zip(question.relations, question.hop_texts))]
 
 
 def _check_int(field: str, value: Any, low: int, high: int | None) -> None:

@@ -163,7 +163,10 @@ def test_answer_is_normalised_squad_style(env):
 
 
 def test_subgoal_checks_agree_with_info(env):
+    import pickle
+
     _, info = env.reset(seed=11)
+    assert [sg.check for sg in pickle.loads(pickle.dumps(info[InfoKeys.SUBGOALS]))] == [sg.check for sg in info[InfoKeys.SUBGOALS]]
     for a in env.solve():
         _, _, _, _, info = env.step(a)
         by_check = [sg.id for sg in info[InfoKeys.SUBGOALS] if sg.check(env)]
