@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,11 +117,12 @@ class MultiHopEnv(gym.Env[str, str]):
         _check_int("max_steps", max_steps, 1, None)
         if split not in SPLITS:
             raise EnvSpecError("split", split, f"one of {SPLITS}")
-        if not 0.0 < test_fraction < 1.0:
+        if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not 0.0 < test_fraction < 1.0:
             raise EnvSpecError("test_fraction", test_fraction, "a float in (0, 1)")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise EnvSpecError("render_mode", render_mode, f"None or one of {self.metadata['render_modes']}")
-        self.kb = KnowledgeBase.get(kb_seed, kb_size, cache_dir=cache_dir, test_fraction=test_fraction)
+        kb_seed, kb_size, min_hops, max_hops, top_k, max_steps = map(int, (kb_seed, kb_size, min_hops, max_hops, top_k, max_steps))
+        self.kb = KnowledgeBase.get(kb_seed, kb_size, cache_dir=cache_dir, test_fraction=float(test_fraction))
         self.split, self.min_hops, self.max_hops, self.top_k, self.max_steps = split, min_hops, max_hops, top_k, max_steps
         self.success_reward = float(success_reward)
         self.step_cost = float(step_cost)
@@ -287,6 +289,7 @@ def hop_subgoals(question: Question) -> list[Subgoal]:
 
 
 def _check_int(field: str, value: Any, low: int, high: int | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+    """An integer (numpy integers too, not bools) in ``[low, high]``, else ``EnvSpecError`` naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (high is not None and value > high):
         allowed = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
         raise EnvSpecError(field, value, allowed)

@@ -224,7 +224,7 @@ def test_step_before_reset_raises():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"kb_size": 0}, {"split": "dev"}, {"min_hops": 0}, {"max_hops": 5}, {"max_hops": 2, "min_hops": 3}, {"top_k": 0}, {"max_steps": 0}, {"test_fraction": 1.0}, {"kb_size": 1.5}, {"render_mode": "human"}],
+    [{"kb_size": 0}, {"split": "dev"}, {"min_hops": 0}, {"max_hops": 5}, {"max_hops": 2, "min_hops": 3}, {"top_k": 0}, {"max_steps": 0}, {"test_fraction": 1.0}, {"test_fraction": "0.2"}, {"kb_size": 1.5}, {"render_mode": "human"}],
 )
 def test_bad_constructor_arguments_name_the_field(kwargs):
     with pytest.raises(EnvSpecError, match=next(iter(kwargs))):
@@ -339,3 +339,21 @@ def test_docs_example_is_what_the_default_env_shows():
     page = (Path(__file__).resolve().parents[2] / "docs" / "multihop.md").read_text()
     assert obs.splitlines()[0] in page
     assert env.solve()[-1] in page and env.step("search[Kribele Kettle]")[0].splitlines()[2] in page
+
+
+def test_numpy_integers_are_accepted():
+    import numpy as np
+
+    env = MultiHopEnv(kb_size=np.int64(60), max_hops=np.int32(3), top_k=np.int64(4))
+    assert env.top_k == 4 and type(env.top_k) is int
+
+
+def test_a_person_can_play_it_in_the_terminal():
+    from hiergym.play import play_text_env
+
+    expert = MultiHopEnv()
+    expert.reset(seed=0)
+    commands = iter(expert.solve())
+    shown: list[str] = []
+    assert play_text_env("hiergym/MultiHop-v0", seed=0, read=lambda _: next(commands), write=shown.append) == 1.0
+    assert any("Question:" in s for s in shown)
