@@ -304,6 +304,9 @@ class MainSubTrainer:
         cfg = self.config
         corpus = env_corpus(self.make_train, cfg.env_id, range(32), max_steps=8) + env_corpus(self.make_eval, cfg.env_id, range(8), max_steps=8)
         corpus += [MAIN_TEMPLATE, SUB_TEMPLATE, REPORT_LINE, "call[searcher: query] answer[report] (empty report) unknown sub-agent", *cfg.sub_agents]
+        kb = getattr(self.make_train(cfg.env_id).unwrapped, "kb", None)
+        if kb is not None:  # every document of the knowledge base: entity names (answers) must be tokens, not <unk>
+            corpus += [kb.document_text(doc) for doc in kb.world.documents.values()]
         root = Path(cfg.out) if cfg.out is not None else Path(tempfile.mkdtemp(prefix="mgrpo-tiny-"))
         return save_tiny_lm(root / "model_init", corpus, spec=cfg.tiny, seed=cfg.init_seed)
 
