@@ -69,6 +69,8 @@ class Delivery(NamedTuple):
 
 
 class PutResult(NamedTuple):
+    """What ``put_result`` did: the ids it stored and the (index, reason) of every record it rejected."""
+
     accepted: list[str]
     rejected: list[tuple[int, str]]
 
