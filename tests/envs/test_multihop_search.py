@@ -76,8 +76,10 @@ def test_word_order_and_case_do_not_change_results(kb):
     assert kb.index.search("LABS founded company", 5) == a
 
 
-def test_every_entity_page_is_found_by_its_name(kb):
+@pytest.mark.parametrize("size", [60, 200])
+def test_every_entity_page_is_found_by_its_name(size):
     """What the expert relies on: searching an entity's name lists its page in the top 5."""
+    kb = KnowledgeBase.get(0, size)
     for e in kb.world.entities:
         assert any(p.doc_id == kb.world.page_of[e.id] for p in kb.search(e.name, 5)), e.name
 
