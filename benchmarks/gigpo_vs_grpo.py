@@ -1,126 +1,231 @@
-"""GiGPO vs GRPO on Sokoban 6x6 with the demo's tiny LM: same budget, several seeds, IQM + bootstrap CI.
+"""GiGPO vs GRPO where step credit could matter: paired seeds, same token budget, held-out IQM and the paired difference's CI.
 
-Per seed, one demo warm start (solver demonstrations) is run once; GiGPO and GRPO then both start
-from those same weights (``model_warm_start/`` of the warm-start run) with the same iterations,
-tasks per iteration, group size, learning rate and held-out seeds: a paired comparison in which
-only the advantage estimator differs. Held-out success is measured every ``eval_every``
-iterations. Per evaluation point we report the interquartile mean (IQM) over seeds and a 95%
-percentile-bootstrap CI of the IQM (resampling seeds), print a table and write a plot.
+Per seed, the tiny LM is warm-started once on expert demonstrations (``warm-seed<s>/model_warm_start``)
+and GiGPO and GRPO both start from those weights with the same iterations, tasks per iteration,
+group size, learning rate, sampling streams and held-out seeds: only the advantage estimator
+differs, so the two runs of a seed are a pair. Held-out success (``--eval-episodes`` sampled
+episodes on seeds from 10^6) is read at iteration 0 (the shared warm start: both runs must
+measure the same number, which the script checks) and at the end. We report per method the IQM
+over seeds with a 95% percentile-bootstrap CI, and the IQM and CI of the per-seed paired
+difference GiGPO - GRPO; plus, from the GiGPO runs' ``metrics.csv``, the step-group numbers that
+say how much step credit there was to give (``gigpo/step_grouped_share``, ...).
 
-    python benchmarks/gigpo_vs_grpo.py --seeds 5 --jobs 2 --out runs/bench_gigpo_vs_grpo
+    python benchmarks/gigpo_vs_grpo.py --setting sokoban-8x8 --seeds 5 --jobs 2 \
+        --results benchmarks/results/gigpo_vs_grpo
+
+Settings come from ``benchmarks/step_credit.py`` (``SETTINGS``). Finished runs are read back, so
+an interrupted benchmark continues where it stopped; ``--report-only`` reports the seeds that are done.
 """
 
+from __future__ import annotations
+
 import argparse
+import csv
 import json
 import logging
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from hiergym.demo import DemoConfig
-from hiergym.training import WARM_START_MODEL_DIR, train
 
 from stats import bootstrap_ci, iqm  # benchmarks/stats.py (run as python benchmarks/gigpo_vs_grpo.py)
+from step_credit import SETTINGS, train_config, warm_start_once
 
 ALGOS = ("gigpo", "grpo")
+MEAN_COLUMNS = (
+    "gigpo/step_grouped_share", "gigpo/step_group_size_mean", "gigpo/step_adv_std", "gigpo/episode_adv_std",
+    "signal/groups_same_return", "signal/groups_zero_advantage", "signal/turns_zero_advantage",
+    "success", "length", "format_ok", "train/approx_kl", "train/entropy",
+)
+"""metrics.csv columns averaged over a run's RL iterations (the gigpo/* ones exist in GiGPO runs only)."""
 
 
-def run_seed(seed: int, args: argparse.Namespace) -> tuple[int, dict[str, dict[int, float]], float]:
-    """Warm start once, then each algorithm from the warm-started weights; finished runs are read back."""
-    t0 = time.process_time()
-    base = DemoConfig(
-        iterations=args.iterations, seed=seed, eval_every=args.eval_every, eval_episodes=args.eval_episodes, progress=False,
-        warm_start_steps=args.warm_start_steps, warm_start_content_only_steps=min(args.warm_start_steps, DemoConfig.warm_start_content_only_steps),
+def seed_config(seed: int, args: argparse.Namespace, algo: str = "gigpo", out: Path | None = None) -> Any:
+    return train_config(
+        SETTINGS[args.setting], seed=seed, out=out or args.out / f"warm-seed{seed}", algo=algo, iterations=args.iterations,
+        warm_start_steps=args.warm_start_steps, warm_start_episodes=args.warm_start_episodes, eval_every=args.iterations,
+        eval_episodes=args.eval_episodes, tasks_per_iteration=args.tasks, group_size=args.group_size,
     )
+
+
+def run_means(run_dir: Path) -> dict[str, float]:
+    """Means over the RL iterations of ``MEAN_COLUMNS`` in a run's metrics.csv."""
+    with open(run_dir / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("train/entropy")]
+    return {k: float(np.mean([float(r[k]) for r in rows if r.get(k)])) for k in MEAN_COLUMNS if any(r.get(k) for r in rows)}
+
+
+def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Warm start once (reused if present), then each algorithm from those weights; finished runs are read back."""
+    from hiergym.training import train
+
+    sys.path.insert(0, str(Path(__file__).parent))  # the expert entry points of step_credit in spawned workers
+    t0 = time.process_time()
     warm_dir = args.out / f"warm-seed{seed}"
-    if not (warm_dir / WARM_START_MODEL_DIR / "config.json").is_file():
-        shutil.rmtree(warm_dir, ignore_errors=True)  # an interrupted warm start is redone
-        train(replace(base, out=warm_dir, iterations=0).to_train_config())
-    curves: dict[str, dict[int, float]] = {}
+    model_dir = warm_start_once(seed_config(seed, args), warm_dir)
+    record: dict[str, Any] = {"seed": seed, "cpu_warm_start_s": time.process_time() - t0}
     for algo in ALGOS:
         out = args.out / f"{algo}-seed{seed}"
-        done = out / "curve.json"
+        done = out / "record.json"
         if not done.is_file():
             shutil.rmtree(out, ignore_errors=True)
-            cfg = replace(base, out=out, algo=algo).to_train_config()
-            cfg = replace(cfg, model=replace(cfg.model, path=str(warm_dir / WARM_START_MODEL_DIR)), warm_start=replace(cfg.warm_start, steps=0, content_only_steps=0))
+            t1 = time.process_time()
+            cfg = seed_config(seed, args, algo, out)
+            cfg = replace(cfg, model=replace(cfg.model, path=str(model_dir)), warm_start=replace(cfg.warm_start, steps=0, content_only_steps=0))
             result = train(cfg)
-            done.write_text(json.dumps(dict(sorted(result.eval_success.items()))))
-        curves[algo] = {int(k): v for k, v in json.loads(done.read_text()).items()}
-        logging.info("%s seed %d: %s", algo, seed, curves[algo])
-    return seed, curves, time.process_time() - t0
+            run = {"curve": dict(sorted(result.eval_success.items())), "cpu_s": time.process_time() - t1, "means": run_means(out)}
+            done.write_text(json.dumps(run))
+        run = json.loads(done.read_text())
+        run["curve"] = {int(k): v for k, v in run["curve"].items()}
+        record[algo] = run
+        logging.info("%s seed %d: %s", algo, seed, run["curve"])
+    return record
 
 
-def run_all(args: argparse.Namespace) -> tuple[dict[str, dict[int, dict[int, float]]], float]:
-    """curves[algo][seed] = {iteration: held-out success}, and the CPU seconds the runs took."""
-    curves: dict[str, dict[int, dict[int, float]]] = {a: {} for a in ALGOS}
-    cpu = 0.0
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-        for seed, per_algo, seconds in pool.map(run_seed, range(args.seeds), [args] * args.seeds):
-            cpu += seconds
-            for algo, curve in per_algo.items():
-                curves[algo][seed] = curve
-    return curves, cpu
+def finished_records(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The seeds whose two runs are both on disk (for --report-only)."""
+    records = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        runs = {a: args.out / f"{a}-seed{seed}" / "record.json" for a in ALGOS}
+        if all(p.is_file() for p in runs.values()):
+            record: dict[str, Any] = {"seed": seed, "cpu_warm_start_s": float("nan")}
+            for algo, path in runs.items():
+                run = json.loads(path.read_text())
+                run["curve"] = {int(k): v for k, v in run["curve"].items()}
+                record[algo] = run
+            records.append(record)
+    return records
 
 
-def report(curves: dict[str, dict[int, dict[int, float]]], out: Path) -> None:
+def ci_entry(x: np.ndarray) -> dict[str, Any]:
+    lo, hi = bootstrap_ci(x)
+    return {"iqm": iqm(x), "ci95": [lo, hi], "per_seed": np.round(x, 4).tolist()}
+
+
+def summarise(records: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    records = sorted(records, key=lambda r: r["seed"])
+    first, last = 0, args.iterations
+    warm = {a: np.array([r[a]["curve"][first] for r in records]) for a in ALGOS}
+    if not np.array_equal(warm["gigpo"], warm["grpo"]):
+        logging.warning("iteration-0 evaluations differ between the methods (%s vs %s): the pairs do not share their start", warm["gigpo"], warm["grpo"])
+    final = {a: np.array([r[a]["curve"][last] for r in records]) for a in ALGOS}
+    out: dict[str, Any] = {"seeds": [r["seed"] for r in records], "after_warm_start": ci_entry(warm["gigpo"])}
+    for algo in ALGOS:
+        out[algo] = {"final": ci_entry(final[algo]), "gain": ci_entry(final[algo] - warm[algo]), "cpu_min_per_run": float(np.mean([r[algo]["cpu_s"] for r in records]) / 60)}
+        out[algo]["means"] = {k: float(np.mean([r[algo]["means"][k] for r in records])) for k in records[0][algo]["means"]}
+        out[algo]["means_per_seed"] = {r["seed"]: r[algo]["means"] for r in records}
+    out["difference_gigpo_minus_grpo"] = ci_entry(final["gigpo"] - final["grpo"])
+    out["cpu_min_warm_start"] = float(np.nanmean([r["cpu_warm_start_s"] for r in records]) / 60)
+    return out
+
+
+def report_lines(summary: dict[str, Any], args: argparse.Namespace, commit: str) -> list[str]:
+    def fmt(e: dict[str, Any], signed: bool = False) -> str:
+        f = "{:+.1f}" if signed else "{:.1f}"
+        return f"{f.format(100 * e['iqm'])} [{f.format(100 * e['ci95'][0])}, {f.format(100 * e['ci95'][1])}]"
+
+    n = len(summary["seeds"])
+    lines = [
+        f"commit {commit}; setting {args.setting} ({SETTINGS[args.setting].env_id}, {SETTINGS[args.setting].max_episode_steps}-step limit); seeds {summary['seeds']}",
+        f"per run: warm start {args.warm_start_steps} steps on {args.warm_start_episodes} demonstrations (shared by the pair), then {args.iterations} iterations x "
+        f"{args.tasks} tasks x {args.group_size} rollouts; held-out {args.eval_episodes} episodes at iteration 0 and {args.iterations}",
+        "",
+        "| seed | after warm start | GiGPO end | GRPO end | GiGPO - GRPO |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for i, seed in enumerate(summary["seeds"]):
+        w = summary["after_warm_start"]["per_seed"][i]
+        g, r = summary["gigpo"]["final"]["per_seed"][i], summary["grpo"]["final"]["per_seed"][i]
+        lines.append(f"| {seed} | {100 * w:.1f}% | {100 * g:.1f}% | {100 * r:.1f}% | {100 * (g - r):+.1f} |")
+    d = summary["difference_gigpo_minus_grpo"]
+    lines.append(f"| IQM [95% CI] | {fmt(summary['after_warm_start'])} | {fmt(summary['gigpo']['final'])} | {fmt(summary['grpo']['final'])} | {fmt(d, True)} |")
+    lines += [
+        "",
+        f"RL gain over the warm start (points, IQM [95% CI]): GiGPO {fmt(summary['gigpo']['gain'], True)}, GRPO {fmt(summary['grpo']['gain'], True)}",
+        f"paired difference GiGPO - GRPO at the end: {fmt(d, True)} points over {n} seeds" + ("" if n >= 5 else " (fewer than 5 seeds: no claim)"),
+        "",
+        "means over RL iterations and seeds (metrics.csv): " + ", ".join(f"{a}: " + ", ".join(f"{k} {v:.3f}" for k, v in summary[a]["means"].items()) for a in ALGOS),
+        f"CPU: warm start {summary['cpu_min_warm_start']:.1f} min a seed, GiGPO run {summary['gigpo']['cpu_min_per_run']:.1f} min, GRPO run {summary['grpo']['cpu_min_per_run']:.1f} min",
+    ]
+    return lines
+
+
+def plot(records: list[dict[str, Any]], summary: dict[str, Any], args: argparse.Namespace, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for algo in ALGOS:
-        iterations = sorted(next(iter(curves[algo].values())))
-        rows = []
-        for it in iterations:
-            x = np.array([curves[algo][s][it] for s in sorted(curves[algo])])
-            lo, hi = bootstrap_ci(x)
-            rows.append((it, iqm(x), lo, hi))
-            print(f"{algo:>6} iter {it:4d}: IQM held-out success {iqm(x):.3f}  95% CI [{lo:.3f}, {hi:.3f}]  (n={len(x)})")
-        its, mid, lo, hi = map(np.array, zip(*rows))
-        ax.plot(its, mid, label=algo)
-        ax.fill_between(its, lo, hi, alpha=0.2)
-        last = np.array([curves[algo][s][iterations[-1]] for s in sorted(curves[algo])])
-        print(f"{algo:>6} final: IQM {iqm(last):.3f}, per seed {np.round(last, 3).tolist()}")
-    first, final = min(iterations), max(iterations)
-    gain = {a: np.array([curves[a][s][final] - curves[a][s][first] for s in sorted(curves[a])]) for a in ALGOS}
-    diff = np.array([curves["gigpo"][s][final] - curves["grpo"][s][final] for s in sorted(curves["gigpo"])])
-    lo, hi = bootstrap_ci(diff)
-    print(f"gain over the shared warm start (final - iter {first}), IQM: gigpo {iqm(gain['gigpo']):+.3f}, grpo {iqm(gain['grpo']):+.3f}")
-    print(f"paired final difference gigpo - grpo: IQM {iqm(diff):+.3f}  95% CI [{lo:+.3f}, {hi:+.3f}]  per seed {np.round(diff, 3).tolist()}")
-    ax.set_xlabel("RL iteration")
-    ax.set_ylabel("held-out success (IQM over seeds)")
-    ax.set_title("GiGPO vs GRPO, Sokoban 6x6, tiny LM")
-    ax.legend()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
+    its = [0, args.iterations]
+    for k, algo in enumerate(ALGOS):
+        for r in records:
+            ax.plot(its, [r[algo]["curve"][i] for i in its], color=f"C{k}", alpha=0.3, lw=1)
+        mid = [iqm(np.array([r[algo]["curve"][i] for r in records])) for i in its]
+        lo, hi = zip(*(bootstrap_ci(np.array([r[algo]["curve"][i] for r in records])) for i in its))
+        ax.plot(its, mid, color=f"C{k}", lw=2, marker="o", label=f"{algo.upper()} (IQM, {len(records)} seeds)")
+        ax.fill_between(its, lo, hi, color=f"C{k}", alpha=0.15)
+    ax.set_xlabel("RL iteration (0 = the shared warm start)")
+    ax.set_ylabel(f"held-out success ({args.eval_episodes} episodes)")
+    ax.set_title(f"{SETTINGS[args.setting].env_id.split('/')[-1]}, tiny LM")
     ax.grid(alpha=0.3)
+    ax.legend()
+    d = summary["difference_gigpo_minus_grpo"]
+    bx.axhline(0, color="grey", lw=1)
+    bx.scatter(np.zeros(len(d["per_seed"])), 100 * np.array(d["per_seed"]), color="C0", alpha=0.6, label="per seed")
+    bx.errorbar([0], [100 * d["iqm"]], yerr=[[100 * (d["iqm"] - d["ci95"][0])], [100 * (d["ci95"][1] - d["iqm"])]], fmt="s", color="k", capsize=6, label="IQM, 95% CI")
+    bx.set_xticks([])
+    bx.set_ylabel("GiGPO - GRPO, final held-out success (points)")
+    bx.legend()
+    bx.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out / "gigpo_vs_grpo.png", dpi=100)
-    print(f"plot: {out / 'gigpo_vs_grpo.png'}")
+    fig.savefig(path, dpi=100)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--setting", default="sokoban-8x8", choices=list(SETTINGS))
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--iterations", type=int, default=DemoConfig.iterations)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--tasks", type=int, default=4, help="task groups per iteration")
+    p.add_argument("--group-size", type=int, default=8, help="rollouts per task")
+    p.add_argument("--warm-start-steps", type=int, default=600)
+    p.add_argument("--warm-start-episodes", type=int, default=2000)
+    p.add_argument("--eval-episodes", type=int, default=256)
     p.add_argument("--jobs", type=int, default=1, help="seeds run in parallel (one process and one torch thread each)")
-    p.add_argument("--warm-start-steps", type=int, default=DemoConfig.warm_start_steps)
-    p.add_argument("--eval-every", type=int, default=10)
-    p.add_argument("--eval-episodes", type=int, default=64)
     p.add_argument("--out", type=Path, default=Path("runs/bench_gigpo_vs_grpo"))
+    p.add_argument("--results", type=Path, default=None, help="directory to keep summary.json, report.md and the plot")
+    p.add_argument("--report-only", action="store_true", help="report the seeds whose runs are finished, run nothing")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
-    print(f"commit {commit}; {args.seeds} seeds x {args.iterations} iterations per algorithm")
-    curves, cpu = run_all(args)
-    report(curves, args.out)
-    print(f"CPU time of the runs: {cpu / 60:.1f} min")
+    if args.report_only:
+        records = finished_records(args)
+    else:
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
+            records = list(pool.map(run_seed, seeds, [args] * len(seeds)))
+    if not records:
+        raise SystemExit(f"no finished seed in {args.out}")
+    summary = summarise(records, args)
+    summary.update(commit=commit, command=" ".join(sys.argv), setting=args.setting, args={k: str(v) for k, v in vars(args).items()})
+    lines = report_lines(summary, args, commit)
+    print("\n".join(lines))
+    target = args.results or args.out
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "summary.json").write_text(json.dumps(summary, indent=1))
+    (target / "report.md").write_text("\n".join([f"    {' '.join(['python', *sys.argv])}", "", *lines]) + "\n")
+    plot(records, summary, args, target / "gigpo_vs_grpo.png")
+    print(f"results: {target}")
 
 
 if __name__ == "__main__":
