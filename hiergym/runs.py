@@ -13,8 +13,11 @@ Layout of a run dir::
     checkpoints/step-N.pt  model, trainer (optimizer, scheduler, shuffle RNG), RNG states, step
 
 Checkpoints are written atomically (a temporary file in the same directory, fsync, ``os.replace``)
-and verified when loaded: a checkpoint that does not load (truncated, corrupt) is skipped with a
-warning naming it, and the previous one is used. Resuming from step N (``RunDir.resume_at``) cuts
+with a SHA-256 digest beside them (``step-N.pt.sha256``), and verified when loaded: a checkpoint
+that does not load (truncated), does not match its digest (bytes changed after it was written:
+``torch.load`` reads flipped tensor bytes without complaint) or names another step is skipped with a
+warning naming the file and why, and the previous one is used; when checkpoints exist but none is
+good, resuming is a ``CheckpointError`` naming them (never a silent restart from step 0). Resuming from step N (``RunDir.resume_at``) cuts
 every log back to N: rows and samples of iterations >= N go, so a resumed run's files equal an
 uninterrupted run's; a run killed before its first checkpoint resumes from step 0 (fresh logs).
 TensorBoard event files are append-only: the events written after step N stay in the old file but
@@ -24,6 +27,7 @@ the writer records a purge marker (``SummaryWriter(purge_step=N)``), so TensorBo
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -35,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from hiergym.error import ConfigError
+from hiergym.error import ConfigError, HierGymError
 from hiergym.types import Trajectory, save_jsonl
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,8 @@ logger = logging.getLogger(__name__)
 STEP_KEY = "iteration"
 """Column of the step in metrics.csv / throughput.csv, and ``Trajectory.meta`` key of a sample's step."""
 CHECKPOINT_GLOB = "step-*.pt"
+DIGEST_SUFFIX = ".sha256"
+"""A checkpoint's digest file: ``step-N.pt.sha256`` holds the SHA-256 of ``step-N.pt``'s bytes."""
 KEEP_CHECKPOINTS = 2
 CURVE_KEYS = ("success", "eval_success", "return")
 CURVE_LABELS = {
@@ -79,6 +85,10 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+class CheckpointError(HierGymError, RuntimeError):
+    """A checkpoint that cannot be trusted (truncated, changed since written, another step's), or no good one to resume from."""
 
 
 class CsvLog:
@@ -244,22 +254,37 @@ class RunDir:
     # -- checkpoints ----------------------------------------------------------------------
 
     def save_checkpoint(self, step: int, state: Mapping[str, Any]) -> Path:
-        """Atomically write ``{step, rng, **state}`` (temp file, fsync, rename); keeps the newest ``KEEP_CHECKPOINTS``."""
+        """Atomically write ``{step, rng, **state}`` (temp file, fsync, rename) and its SHA-256 digest file;
+        keeps the newest ``KEEP_CHECKPOINTS``."""
         import torch
 
         path = self.ckpt_dir / f"step-{step:06d}.pt"
         payload = {"step": step, "rng": capture_rng(), **state}
         atomic_write(path, lambda f: torch.save(payload, f))
+        atomic_write(digest_path(path), lambda f: f.write(f"{file_digest(path)}  {path.name}\n"), text=True)
         for old in sorted(self.ckpt_dir.glob(CHECKPOINT_GLOB))[:-KEEP_CHECKPOINTS]:
             old.unlink()
+            digest_path(old).unlink(missing_ok=True)
         return path
 
     def latest_checkpoint(self) -> dict[str, Any] | None:
-        """The newest checkpoint that loads and names its own step; a bad one is skipped with a warning naming it."""
+        """The newest good checkpoint (loads, matches its digest, names its own step), or None when there is none.
+
+        A bad one is skipped with a warning naming the file and why; if checkpoints exist but none is
+        good, ``CheckpointError`` lists them (resuming from step 0 would silently throw the run away).
+        """
+        errors = []
         for path in sorted(self.ckpt_dir.glob(CHECKPOINT_GLOB), reverse=True):
-            state = load_checkpoint(path)
-            if state is not None:
-                return state
+            try:
+                return read_checkpoint(path)
+            except CheckpointError as e:
+                logger.warning("%s; falling back to the previous one", e)
+                errors.append(str(e))
+        if errors:
+            raise CheckpointError(
+                f"no usable checkpoint in {self.ckpt_dir}: " + "; ".join(errors)
+                + ". Delete the bad files to start the run afresh, or restore them from a copy."
+            )
         return None
 
     def close(self) -> None:
@@ -268,20 +293,55 @@ class RunDir:
             self._tb = None
 
 
-def load_checkpoint(path: Path) -> dict[str, Any] | None:
-    """A checkpoint's state, or None (with a warning naming the file) when it is truncated or corrupt."""
+def digest_path(path: Path) -> Path:
+    """Where the SHA-256 digest of checkpoint ``path`` is kept (``step-N.pt.sha256``)."""
+    return path.with_name(path.name + DIGEST_SUFFIX)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 hex digest of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint's state, verified; ``CheckpointError`` naming the file when it is truncated, changed since it
+    was written (digest mismatch) or holds another step. A checkpoint without a digest file (written by an
+    older version) is loaded unverified, with a warning."""
     import torch
 
+    path = Path(path)
+    digest_file = digest_path(path)
+    if digest_file.is_file():
+        want = digest_file.read_text().split()[0] if digest_file.read_text().strip() else ""
+        got = file_digest(path)
+        if got != want:
+            raise CheckpointError(
+                f"checkpoint {path} does not match its digest in {digest_file.name} (sha256 {got[:12]}... != {want[:12]}...): "
+                "it was truncated or changed after it was written"
+            )
+    else:
+        logger.warning("checkpoint %s has no digest file; loading it unverified", path)
     try:
         state = torch.load(path, weights_only=False, map_location="cpu")
     except Exception as e:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for a damaged file
-        logger.warning("checkpoint %s is unreadable (%s: %s); falling back to the previous one", path, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
-        return None
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
     expected = int(path.stem.split("-")[-1])
     if not isinstance(state, dict) or state.get("step") != expected:
-        logger.warning("checkpoint %s does not hold step %d; falling back to the previous one", path, expected)
-        return None
+        raise CheckpointError(f"checkpoint {path} does not hold step {expected} (it says {state.get('step') if isinstance(state, dict) else type(state).__name__})")
     return state
+
+
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """A checkpoint's state, or None (with a warning naming the file and why) when it cannot be trusted."""
+    try:
+        return read_checkpoint(path)
+    except CheckpointError as e:
+        logger.warning("%s", e)
+        return None
 
 
 def _as_dict(config: Any) -> Any:

@@ -34,7 +34,7 @@ def test_checkpoints_keep_the_newest_and_restore_rng(tmp_path):
     torch.manual_seed(3)
     for step in (1, 2, 3):
         run.save_checkpoint(step, {"weights": torch.full((2,), float(step))})
-    assert sorted(p.name for p in run.ckpt_dir.iterdir()) == ["step-000002.pt", "step-000003.pt"]
+    assert sorted(p.name for p in run.ckpt_dir.iterdir()) == ["step-000002.pt", "step-000002.pt.sha256", "step-000003.pt", "step-000003.pt.sha256"]
     state = run.latest_checkpoint()
     assert state["step"] == 3 and state["weights"].tolist() == [3.0, 3.0]
     expected = (random.random(), np.random.rand(), torch.rand(1).item())

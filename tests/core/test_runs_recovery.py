@@ -62,7 +62,7 @@ def test_truncated_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # e.g. the disk filled up
     with caplog.at_level("WARNING", logger="hiergym.runs"):
         train(tiny_config(tmp_path / "damaged", 4, resume=True))  # from step 2: iterations 2 and 3 again
-    assert any("step-000004.pt" in r.getMessage() and "unreadable" in r.getMessage() for r in caplog.records)
+    assert any("step-000004.pt" in r.getMessage() and "truncated" in r.getMessage() for r in caplog.records)  # its digest no longer matches
     assert_same_logs(tmp_path / "damaged", tmp_path / "straight")
 
 
@@ -79,7 +79,7 @@ def test_checkpoint_write_is_all_or_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "save", dies_midway)
     with pytest.raises(OSError):
         run.save_checkpoint(4, {"x": 2})
-    assert sorted(p.name for p in run.ckpt_dir.iterdir()) == [good.name]  # no partial file, no temp file left
+    assert sorted(p.name for p in run.ckpt_dir.iterdir()) == [good.name, good.name + ".sha256"]  # no partial file, no temp file left
     assert run.latest_checkpoint()["x"] == 1
 
 
