@@ -283,9 +283,12 @@ class HopFound:
         return env.unwrapped.hop_found(self.hop)
 
 
+_HOP_CHECKS = tuple(HopFound(i) for i in range(MAX_HOPS))
+
+
 def hop_subgoals(question: Question) -> list[Subgoal]:
     """One subgoal per hop: ``hop<i>`` "find <the entity hop i reaches>", achieved once an observation showed the hop's fact."""
-    return [Subgoal(id=f"hop{i + 1}", text=f"find {text}", check=HopFound(i), target=rel) for i, (rel, text) in enumerate(zip(question.relations, question.hop_texts))]
+    return [Subgoal(f"hop{i + 1}", f"find {text}", _HOP_CHECKS[i], rel) for i, (rel, text) in enumerate(zip(question.relations, question.hop_texts))]
 
 
 def _check_int(field: str, value: Any, low: int, high: int | None) -> None:
