@@ -7,7 +7,7 @@ relation is functional (one object per subject), so a chain of relations from an
 exactly one entity: that is what makes multi-hop questions well posed.
 
 Each entity has one page document made of short passages, one fact per passage (plus an intro
-and lists of inverse facts); distractor "news" documents mention several entities without
+and lists of inverse facts); distractor "news" documents each mention two entities without
 stating any relation. The same ``(seed, size)`` gives the same world in any process: the
 generator is ``random.Random`` seeded from a blake2b digest, never ``hash()``.
 """
