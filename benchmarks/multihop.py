@@ -135,6 +135,26 @@ def run_policy(env: MultiHopEnv, policy: str, steps: int, *, uncached: bool = Fa
     return {"steps": n, "episodes": episodes, "steps_per_s": n / elapsed, "steps_per_cpu_s": n / cpu, "success": wins / max(finished, 1)}
 
 
+def one_search_baseline(env: MultiHopEnv, episodes: int) -> dict[int, float]:
+    """Exact match by hop count of a retrieval-only answer: search the whole question once, answer the
+    first entity of the answer's type the results name (the type is read off the question). Shows how
+    much of the task one retrieval solves without following the chain."""
+    from hiergym.envs.research.world import RELATIONS
+
+    type_of = {e.name: e.type for e in env.kb.world.entities}
+    wins: dict[int, list[float]] = {}
+    for seed in range(episodes):
+        _, info = env.reset(seed=seed)
+        q = env.question
+        want = RELATIONS[q.relations[-1]].object_type
+        _, _, _, _, info = env.step(f"search[{q.text}]")
+        named = [h[len("answer["):-1] for h in info["admissible_actions"] if h.startswith("answer[")]
+        guess = next((n for n in named if type_of.get(n) == want and n != env.kb.name(q.head)), "nothing")
+        _, reward, _, _, _ = env.step(f"answer[{guess}]")
+        wins.setdefault(q.hops, []).append(float(reward == 1.0))
+    return {h: statistics.fmean(v) for h, v in sorted(wins.items())}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[200])
@@ -157,6 +177,8 @@ def main(argv: list[str] | None = None) -> dict:
         for policy in ("random-valid", "expert"):
             row[policy] = run_policy(env, policy, args.steps)
             row[f"{policy} uncached"] = run_policy(env, policy, args.uncached_steps, uncached=True)
+        one_hop = MultiHopEnv(kb_size=size, min_hops=1, max_hops=1)
+        row["one_search_baseline_em_by_hops"] = {**one_search_baseline(one_hop, 300), **one_search_baseline(env, 600)}
         result["sizes"][size] = row
         print(f"\nkb_size={size}: {row['entities']} entities, {row['documents']} documents, {row['passages']} passages, "
               f"{row['train_questions_2_3_4_hops']} train questions (2-4 hops)")
@@ -168,6 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
             r = row[policy]
             print(f"  {policy:>22}: {r['steps_per_s']:>9,.0f} steps/s wall, {r['steps_per_cpu_s']:>9,.0f} per CPU second "
                   f"({r['steps']} steps, {r['episodes']} episodes, success {r['success']:.2f})")
+        print("  one-search baseline exact match by hops: " + ", ".join(f"{h} hops {em:.2f}" for h, em in row["one_search_baseline_em_by_hops"].items()))
     result["load_average_1m_after"] = os.getloadavg()[0]
     print(f"\nload average after: {result['load_average_1m_after']:.1f}")
     if args.out is not None:
