@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict:
         for policy in ("random-valid", "expert", "random-valid uncached", "expert uncached"):
             r = row[policy]
             print(f"  {policy:>22}: {r['steps_per_s']:>9,.0f} steps/s wall, {r['steps_per_cpu_s']:>9,.0f} per CPU second "
-                  f"({r['steps']} steps, {r['episodes']} episodes, success {r['success']:.2f})")
+                  f"({r['steps']} steps, {r['episodes']} episodes, success {r['success']:.3f})")
         print("  one-search baseline exact match by hops: " + ", ".join(f"{h} hops {em:.2f}" for h, em in row["one_search_baseline_em_by_hops"].items()))
     result["load_average_1m_after"] = os.getloadavg()[0]
     print(f"\nload average after: {result['load_average_1m_after']:.1f}")

@@ -269,8 +269,12 @@ def test_world_is_the_same_in_another_process():
     import subprocess
     import sys
 
-    here = subprocess.run([sys.executable, "-c", WORLD_DIGEST], capture_output=True, text=True, check=True).stdout
-    there = subprocess.run([sys.executable, "-c", WORLD_DIGEST], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123", **__import__("os").environ}).stdout
+    import os
+
+    here, there = (
+        subprocess.run([sys.executable, "-c", WORLD_DIGEST], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": h}).stdout
+        for h in ("1", "123")
+    )
     assert here == there and len(here) > 64
 
 
