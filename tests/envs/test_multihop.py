@@ -342,7 +342,9 @@ def test_docs_example_is_what_the_default_env_shows():
     obs, _ = env.reset(seed=0)
     page = (Path(__file__).resolve().parents[2] / "docs" / "multihop.md").read_text()
     assert obs.splitlines()[0] in page
-    assert env.solve()[-1] in page and env.step("search[Kribele Kettle]")[0].splitlines()[2] in page
+    assert env.step("search[Kribele Kettle]")[0].splitlines()[2] in page
+    rest = env.solve()
+    assert f"remaining actions: {rest[0]}, {rest[1]}, ..., {rest[-1]}" in page
 
 
 def test_numpy_integers_are_accepted():
