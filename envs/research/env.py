@@ -213,8 +213,9 @@ class MultiHopEnv(gym.Env[str, str]):
             pool = self._pools[hops]
             return pool[int(self.np_random.integers(len(pool)))]
         total = sum(len(p) for p in self._pools.values())
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < total:
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < total:
             raise EnvSpecError(f"options[{QUESTION_OPTION!r}]", index, f"an int in [0, {total})")
+        index = int(index)
         for h in sorted(self._pools):
             if index < len(self._pools[h]):
                 return self._pools[h][index]

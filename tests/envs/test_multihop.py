@@ -235,8 +235,13 @@ def test_question_index_option(env):
     q = env.questions[7]
     env.reset(seed=0, options={"question_index": 7})
     assert env.question == q
-    with pytest.raises(EnvSpecError, match="question_index"):
-        env.reset(options={"question_index": len(env.questions)})
+    import numpy as np
+
+    env.reset(options={"question_index": np.int64(7)})
+    assert env.question == q
+    for bad in (len(env.questions), -1, "7", True):
+        with pytest.raises(EnvSpecError, match="question_index"):
+            env.reset(options={"question_index": bad})
 
 
 # --------------------------------------------------------------------------- determinism
