@@ -206,15 +206,14 @@ episodes = 2
 steps = 1
 """
 
-# `hiergym train llm` with the trainer update of iteration 3 (the 4th call) marked: it touches a file as the
-# update starts, does the update, then waits to be killed (before its metrics row or any checkpoint).
+# `hiergym train llm` whose trainer update of iteration 3 (rows of iterations 0-2 logged, checkpoint 2 written)
+# touches a file as it starts, does the update, then waits to be killed (before its metrics row or a checkpoint).
 KILLABLE_TRAIN = """\
 import sys, time, pathlib
 from hiergym.algos import Trainer
-real, calls, marker = Trainer.step, [], pathlib.Path(sys.argv[1])
+real, marker, metrics = Trainer.step, pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[-1]) / "metrics.csv"
 def step(self, batch):
-    calls.append(1)
-    if len(calls) == 4:
+    if metrics.is_file() and len(metrics.read_text().splitlines()) == 4:
         marker.touch()
         real(self, batch)
         time.sleep(3600)
