@@ -15,7 +15,11 @@ rollouts with it and prints, per setting:
 - ``step_group_size_mean``: mean step-group size per turn (``gigpo/step_group_size_mean``);
 - ``anchor_reuse``: turns per distinct anchor within a task group (1 = no state seen twice);
 - ``revisit_share``: share of turns whose state the same episode already stood in (loops);
-- ``step_signal_share``: share of turns with A^S != 0 (grouped *and* the return-to-go differs).
+- ``step_signal_share``: share of turns with A^S != 0 (grouped *and* the return-to-go differs);
+- ``step_signal_from_failed_groups``: of those, the share in task groups where no rollout succeeded:
+  there the return-to-go differs only by step penalties and box pushes, and a state visited early in
+  a time-out episode has more penalty ahead than the same state visited late (A^S ranks *when* a
+  state was visited, not the action taken in it).
 
     python benchmarks/step_credit.py --settings sokoban-6x6 sokoban-8x8 household --warm-start-steps 300
 
@@ -45,7 +49,7 @@ from hiergym.types import Trajectory
 
 ZERO = 1e-8
 TABLE_COLUMNS = ("prompt_tokens", "length_mean", "success", "grouped_share", "grouped_share_after_first_turn", "step_group_size_mean",
-                 "anchor_reuse", "revisit_share", "step_signal_share", "step_signal_share_after_first_turn")
+                 "anchor_reuse", "revisit_share", "step_signal_share", "step_signal_share_after_first_turn", "step_signal_from_failed_groups")
 """Numbers in the printed table (stats.json keeps all of them)."""
 
 
@@ -134,6 +138,9 @@ def step_group_stats(trajectories: Sequence[Trajectory], config: GiGPOConfig) ->
             seen.add(code)
             per_group.setdefault(traj.group_id, []).append(code)
     grouped = size >= 2
+    solved_groups = {t.group_id for t in trajs if t.success}
+    in_failed_group = np.repeat([t.group_id not in solved_groups for t in trajs], [len(t.turns) for t in trajs])
+    step_signal = np.abs(parts.step) > ZERO
     return {
         "episodes": float(len(trajs)),
         "turns": float(size.size),
@@ -145,8 +152,9 @@ def step_group_stats(trajectories: Sequence[Trajectory], config: GiGPOConfig) ->
         "step_group_size_mean": float(size.mean()),
         "anchor_reuse": float(np.mean([len(c) / len(set(c)) for c in per_group.values()])),
         "revisit_share": revisits / size.size,
-        "step_signal_share": float(np.mean(np.abs(parts.step) > ZERO)),
-        "step_signal_share_after_first_turn": float(np.mean(np.abs(parts.step[~first]) > ZERO)) if (~first).any() else 0.0,
+        "step_signal_share": float(step_signal.mean()),
+        "step_signal_share_after_first_turn": float(step_signal[~first].mean()) if (~first).any() else 0.0,
+        "step_signal_from_failed_groups": float(in_failed_group[step_signal].mean()) if step_signal.any() else 0.0,
         "episode_signal_share": float(np.mean(np.abs(parts.episode) > ZERO)),
     }
 
@@ -240,7 +248,7 @@ def _cell(value: float | None) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS), help="settings measured with scripted policies")
+    p.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS), help="settings measured with scripted policies")
     p.add_argument("--lm-settings", nargs="*", default=["sokoban-8x8"], choices=list(SETTINGS), help="settings measured with a warm-started tiny LM")
     p.add_argument("--epsilons", type=float, nargs="+", default=[0.1, 0.3, 1.0], help="random-action rates of the scripted expert (1 = random policy)")
     p.add_argument("--model", type=Path, default=None, help="a warm-started model dir to reuse (e.g. gigpo_vs_grpo's warm-seed0/model_warm_start)")

@@ -52,6 +52,15 @@ def test_step_group_numbers_of_a_hand_built_batch(bench):
     assert s["revisit_share"] == pytest.approx(1 / 10)
     assert s["step_signal_share"] == pytest.approx(4 / 10)  # s0 and s1 pairs; x's pair has equal return-to-go
     assert s["step_signal_share_after_first_turn"] == pytest.approx(2 / 6)
+    assert s["step_signal_from_failed_groups"] == 0.0  # group A has a success; B has no step signal
+
+
+def test_step_signal_of_a_group_without_success_is_counted_as_such(bench):
+    # both episodes fail; the state s1 is reached at different times, so its return-to-go differs by the step penalty
+    trajs = [episode("C", ["s0", "s1", "s2"], [-0.1, -0.1, -0.1]), episode("C", ["s0", "s2", "s1"], [-0.1, -0.1, -0.1])]
+    s = bench.step_group_stats(trajs, GiGPOConfig(group_size=2))
+    assert s["success"] == 0.0 and s["step_signal_share"] == pytest.approx(4 / 6)  # s1 and s2 pairs
+    assert s["step_signal_from_failed_groups"] == 1.0
 
 
 def test_a_noiseless_expert_repeats_itself_so_step_groups_carry_no_signal(bench):
