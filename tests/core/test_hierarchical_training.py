@@ -199,3 +199,26 @@ def test_cli_agent_and_mode_flags_reach_the_config(monkeypatch):
     assert (cfg.agent, cfg.mode, cfg.algo.name, cfg.hierarchy.schedule, cfg.hierarchy.max_segment_steps) == ("hierarchical", "switch", "hrpo", "co-evolution", 4)
     with pytest.raises(SystemExit):
         main(["train", "llm", "--algo.name", "hrpo"])  # HRPO without a hierarchical agent: a one-line ConfigError, exit 2
+
+
+def test_two_model_checkpoint_restores_both_models(tmp_path):
+    from hiergym.training.loop import TrainLoop
+
+    cfg = _config(tmp_path, two_models=True, schedule="joint")
+    loop = TrainLoop(cfg)
+    try:
+        loop._build_trainers()
+        loop.iteration(0)
+        loop._checkpoint(1)
+        executor, planner = _weights(loop.backend.model), _weights(loop.planner_backend.model)
+    finally:
+        loop.collector.close()
+        loop.run.close()
+    resumed = TrainLoop(replace(cfg, resume=True))
+    try:
+        assert not _same(planner, _weights(resumed.planner_backend.model))  # fresh from model_init before the restore
+        assert resumed._restore() and resumed.start == 1
+        assert _same(executor, _weights(resumed.backend.model)) and _same(planner, _weights(resumed.planner_backend.model))
+    finally:
+        resumed.collector.close()
+        resumed.run.close()
