@@ -17,6 +17,11 @@ over the first half of them (per env, see ``ENV_CONFIGS``) (PyMARL2's 100k-step 
 PyMARL's one step per 8 episodes is ~60 updates in 5k steps, far too few to learn anything),
 batch 32 episodes, buffer 1000 episodes (holds the whole run), target update every 80 episodes.
 The only algorithm-specific knob is subgoal-QMIX's ``goal_horizon``.
+
+``subgoal-qmix-joint`` is subgoal-QMIX with ``subgoal_choice="joint"`` (the team's subgoals are the
+argmax of the mixed Q_tot over joint picks that claim no shared subgoal twice). ``--paired-against
+qmix`` adds per-seed differences (same seeds, so same env seeds and evaluation episodes) with their
+IQM and bootstrap CI. Statistics: ``benchmarks/stats.py``.
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import trim_mean
+from stats import bootstrap_ci, iqm  # benchmarks/stats.py (run as python benchmarks/marl.py)
 
-ALGOS = ("iql", "vdn", "qmix", "subgoal-qmix")
+ALGOS = ("iql", "vdn", "qmix", "subgoal-qmix", "subgoal-qmix-joint")
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"subgoal-qmix-joint": ("subgoal-qmix", {"subgoal_choice": "joint"})}
+"""Benchmark arms that are another algorithm with extra settings: name -> (algo, overrides)."""
 ENV_CONFIGS: dict[str, dict[str, Any]] = {
     "GoalGrid": {"env_id": "hiergym/GoalGrid-v0", "env_kwargs": {"size": 5, "max_cycles": 20, "reward_mode": "sparse"}, "steps": 10_000},
     "Foraging": {"env_id": "hiergym/Foraging-v0", "env_kwargs": {"size": 5, "n_food": 1, "max_cycles": 20}, "steps": 3_000},
@@ -59,25 +66,12 @@ HRL_OVERRIDES: dict[str, Any] = {"goal_horizon": 5}
 FINAL_EVALS = 2
 EVAL_EPISODES = 12
 EVALS_PER_RUN = 6
-BOOTSTRAP_RESAMPLES = 2000
-
-
-def iqm(x: np.ndarray) -> float:
-    """Interquartile mean: the mean of the middle 50% (scipy trim_mean, 25% cut each side)."""
-    return float(trim_mean(np.asarray(x, dtype=float), 0.25))
-
-
-def bootstrap_ci(x: np.ndarray, stat=iqm, n: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95% CI of ``stat`` over resampled seeds."""
-    rng = np.random.default_rng(seed)
-    x = np.asarray(x, dtype=float)
-    samples = [stat(x[rng.integers(len(x), size=len(x))]) for _ in range(n)]
-    return float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))
 
 
 def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
     """One training run in a worker process; returns its evaluation rows and timings."""
-    env_name, algo, seed, steps, out, train_steps = job
+    env_name, arm, seed, steps, out, train_steps = job
+    algo, variant = VARIANTS.get(arm, (arm, {}))
     steps = steps or ENV_CONFIGS[env_name]["steps"]
     import torch
 
@@ -88,7 +82,7 @@ def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
     env = ENV_CONFIGS[env_name]
     overrides = {**ALGO_OVERRIDES, "epsilon_anneal_steps": steps // 2}
     if algo == "subgoal-qmix":
-        overrides |= HRL_OVERRIDES | env.get("hrl", {})
+        overrides |= HRL_OVERRIDES | env.get("hrl", {}) | variant
     run = MarlRunConfig(
         env_id=env["env_id"],
         env_kwargs=env["env_kwargs"],
@@ -99,7 +93,7 @@ def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
         eval_interval_steps=max(steps // EVALS_PER_RUN, 1),
         eval_episodes=EVAL_EPISODES,
         checkpoint_interval_steps=10 * steps,
-        run_dir=f"{out}/runs/{env_name}/{algo}/seed{seed}",
+        run_dir=f"{out}/runs/{env_name}/{arm}/seed{seed}",
         save_buffer=False,
         plot=False,
         tensorboard=False,
@@ -108,7 +102,7 @@ def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
     rows = MarlTrainer(run, make_algo_config(algo, **overrides)).train()
     return {
         "env": env_name,
-        "algo": algo,
+        "algo": arm,
         "seed": seed,
         "steps": steps,
         "rows": rows,
@@ -143,6 +137,21 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return table
 
 
+def paired_differences(results: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]:
+    """Per env and arm: score minus ``baseline``'s score on the same seed; IQM and bootstrap CI of the differences."""
+    table = []
+    for env in ENV_CONFIGS:
+        base = {r["seed"]: r["score"] for r in results if r["env"] == env and r["algo"] == baseline}
+        for algo in ALGOS:
+            runs = [r for r in results if r["env"] == env and r["algo"] == algo and r["seed"] in base and algo != baseline]
+            if not runs:
+                continue
+            diffs = np.array([r["score"] - base[r["seed"]] for r in sorted(runs, key=lambda r: r["seed"])])
+            lo, hi = bootstrap_ci(diffs)
+            table.append({"env": env, "algo": algo, "baseline": baseline, "seeds": len(diffs), "diffs": diffs.tolist(), "iqm_diff": iqm(diffs), "ci95": (lo, hi)})
+    return table
+
+
 def plot_curves(results: list[dict[str, Any]], out: Path) -> None:
     import matplotlib
 
@@ -171,7 +180,7 @@ def plot_curves(results: list[dict[str, Any]], out: Path) -> None:
         plt.close(fig)
 
 
-def markdown(table: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+def markdown(table: list[dict[str, Any]], meta: dict[str, Any], paired: list[dict[str, Any]] | None = None) -> str:
     lines = [
         f"commit {meta['commit']}, env steps per run {meta['steps']}, {meta['seeds']} seeds, "
         f"{meta['train_steps']} gradient steps per 8 episodes, total CPU {meta['cpu_s_total']:.0f} s "
@@ -189,6 +198,13 @@ def markdown(table: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         lines.append(
             f"| {r['env']} | {r['algo']} | {r['seeds']} | {r['iqm_return']:.3f} | [{lo:.3f}, {hi:.3f}] | {r['mean_success']:.2f} | {r['cpu_s_per_run']:.0f} |"
         )
+    if paired:
+        lines += ["", f"Paired by seed (score minus {paired[0]['baseline']}'s on the same seed):", "",
+                  "| env | algo | per-seed differences | IQM difference | 95% CI |", "|---|---|---|---|---|"]
+        for r in paired:
+            lo, hi = r["ci95"]
+            diffs = ", ".join(f"{d:+.3f}" for d in r["diffs"])
+            lines.append(f"| {r['env']} | {r['algo']} | {diffs} | {r['iqm_diff']:+.3f} | [{lo:+.3f}, {hi:+.3f}] |")
     return "\n".join(lines)
 
 
@@ -209,6 +225,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/marl")
     parser.add_argument("--first-seed", type=int, default=0, help="> 0 adds seeds to an existing OUT/runs.jsonl")
     parser.add_argument("--summarise-only", action="store_true", help="re-read OUT/runs.jsonl (e.g. after a stopped run)")
+    parser.add_argument("--paired-against", default="", choices=("", *ALGOS), help="also report per-seed differences to this arm")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -237,10 +254,11 @@ def main() -> None:
         "hrl": {**HRL_OVERRIDES, **{f"{e} {k}": v for e, c in ENV_CONFIGS.items() for k, v in c.get("hrl", {}).items()}},
     }
     table = summarise(results)
-    text = markdown(table, meta)
+    paired = paired_differences(results, args.paired_against) if args.paired_against else []
+    text = markdown(table, meta, paired)
     print(text)
     (out / "summary.md").write_text(text + "\n")
-    (out / "summary.json").write_text(json.dumps({"meta": meta, "table": table}, indent=1, default=float))
+    (out / "summary.json").write_text(json.dumps({"meta": meta, "table": table, "paired": paired}, indent=1, default=float))
     plot_curves(results, out)
 
 

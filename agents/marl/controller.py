@@ -9,6 +9,7 @@ collector's policy protocol (one carry row per episode, kept by the collector).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from hiergym.agents.marl.action_selection import epsilon_greedy
+from hiergym.agents.marl.joint_choice import best_joint, duplicate_claims, feasible_choices, joint_agent_qs, joint_choices, random_feasible
 from hiergym.agents.marl.networks import GRU_HIDDEN, RecurrentQNet
 
 NO_ACTION = -1
@@ -135,6 +137,11 @@ class SubgoalQMixAgents(nn.Module):
     (``subgoal_feat [B, N, G, F]``, e.g. the offset to each subgoal's target cell): ``high``
     reads all ``G x F`` features next to the observation, ``low`` reads the chosen subgoal's
     ``F`` features next to its one-hot.
+
+    With a ``joint_scorer`` (the high-level QMIX mixer, ``(agent_qs [..., N], state [..., S]) ->
+    Q_tot [...]``) the subgoals are chosen *jointly*: the argmax of ``Q_tot(state, .)`` over the
+    joint picks that claim no ``shared_subgoals`` index twice (see :mod:`.joint_choice`), and an
+    exploring decision draws one such joint pick uniformly. ``act`` then needs ``state [B, S]``.
     """
 
     uses_subgoals = True
@@ -151,15 +158,50 @@ class SubgoalQMixAgents(nn.Module):
         agent_id: bool = True,
         last_action: bool = True,
         subgoal_feat_dim: int = 0,
+        joint_scorer: nn.Module | None = None,
+        shared_subgoals: Sequence[bool] = (),
     ):
         super().__init__()
         if goal_horizon < 1:
             raise ValueError(f"goal_horizon={goal_horizon} must be >= 1")
+        if joint_scorer is not None and len(shared_subgoals) != n_subgoals:
+            raise ValueError(f"shared_subgoals has {len(shared_subgoals)} flags, need one per subgoal index ({n_subgoals})")
         self.n_agents, self.n_actions, self.n_subgoals = n_agents, n_actions, n_subgoals
         self.goal_horizon, self.subgoal_feat_dim = goal_horizon, subgoal_feat_dim
         kw = dict(hidden_dim=hidden_dim, agent_id=agent_id, last_action=last_action)
         self.high = QMixAgents(n_agents, obs_dim + n_subgoals * subgoal_feat_dim, n_subgoals, **kw)
         self.low = QMixAgents(n_agents, obs_dim, n_actions, cond_dim=n_subgoals + subgoal_feat_dim, **kw)
+        self.joint_scorer = joint_scorer
+        self.shared_subgoals = tuple(bool(x) for x in shared_subgoals)
+        if joint_scorer is not None:
+            choices = joint_choices(n_agents, n_subgoals)
+            self.register_buffer("joint_choices", choices, persistent=False)
+            self.register_buffer("joint_duplicates", duplicate_claims(choices, self.shared_subgoals), persistent=False)
+
+    @property
+    def joint(self) -> bool:
+        """True when subgoals are chosen jointly by the scorer (exclusive shared subgoals)."""
+        return self.joint_scorer is not None
+
+    def joint_values(self, q: torch.Tensor, state: torch.Tensor, scorer: nn.Module, avail: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(Q_tot [..., C], feasible [..., C])`` of every joint pick, from ``q [..., N, G]``, ``state [..., S]``."""
+        agent_qs = joint_agent_qs(q, self.joint_choices)  # [..., C, N]
+        states = state.unsqueeze(-2).expand(*agent_qs.shape[:-1], state.shape[-1])
+        return scorer(agent_qs, states), feasible_choices(self.joint_choices, self.joint_duplicates, avail)
+
+    def pick_joint(
+        self, q: torch.Tensor, state: torch.Tensor, avail: torch.Tensor, epsilon: float, uniforms: torch.Tensor | None, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """Epsilon-greedy joint subgoals ``[B, N]``: the best feasible joint pick, or a uniform feasible one when exploring."""
+        q_tot, feasible = self.joint_values(q, state, self.joint_scorer, avail)
+        index = best_joint(q_tot, feasible)
+        if epsilon > 0.0:
+            if uniforms is not None:  # the first agent's draws decide for the team
+                explore_u, which_u = uniforms[:, 0, 0], uniforms[:, 0, 1]
+            else:
+                explore_u, which_u = torch.rand(q.shape[0], 2, generator=generator, dtype=torch.float64).unbind(-1)
+            index = torch.where(explore_u < epsilon, random_feasible(feasible, which_u), index)
+        return self.joint_choices[index]
 
     def high_inputs(self, obs: torch.Tensor, subgoal_feat: torch.Tensor | None) -> torch.Tensor:
         """``obs [..., N, o]`` with all subgoal features ``[..., N, G, F]`` appended (if any)."""
@@ -207,12 +249,14 @@ class SubgoalQMixAgents(nn.Module):
         generator: torch.Generator | None = None,
         subgoal_avail: np.ndarray | None = None,
         subgoal_feat: np.ndarray | None = None,
+        state: np.ndarray | None = None,
         uniforms: torch.Tensor | None = None,
         **_: Any,
     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, torch.Tensor]]:
         """As :meth:`QMixAgents.act`; ``record`` holds ``subgoal [B, N]`` and ``decision [B]``.
 
-        ``uniforms [B, N, 4]``: pre-drawn draws, ``[..., :2]`` for the subgoal choice, ``[..., 2:]`` for the action."""
+        ``uniforms [B, N, 4]``: pre-drawn draws, ``[..., :2]`` for the subgoal choice, ``[..., 2:]`` for the action.
+        ``state [B, S]``: the global state, needed by joint agents (``joint_scorer``)."""
         if subgoal_avail is None:
             raise ValueError("SubgoalQMixAgents.act needs subgoal_avail [B, N, n_subgoals]")
         if self.subgoal_feat_dim and subgoal_feat is None:
@@ -222,7 +266,13 @@ class SubgoalQMixAgents(nn.Module):
         high_hidden = self.high.step(self.high_inputs(x, feat), carry["subgoal"], carry["high_hidden"])
         decide = self.decision_due(carry)
         high_u, low_u = (None, None) if uniforms is None else (uniforms[..., :2], uniforms[..., 2:])
-        picked = epsilon_greedy(self.high.q_values(high_hidden), torch.as_tensor(subgoal_avail), epsilon, generator, high_u)
+        high_q, sub_avail = self.high.q_values(high_hidden), torch.as_tensor(subgoal_avail)
+        if self.joint:
+            if state is None:
+                raise ValueError("joint subgoal agents score joint picks on the global state: pass state [B, S]")
+            picked = self.pick_joint(high_q, torch.as_tensor(state, dtype=torch.float32), sub_avail, epsilon, high_u, generator)
+        else:
+            picked = epsilon_greedy(high_q, sub_avail, epsilon, generator, high_u)
         subgoal = torch.where(decide.unsqueeze(-1), picked, carry["subgoal"])
         low_hidden = self.low.step(x, carry["last_action"], carry["low_hidden"])
         q = self.low.q_values(low_hidden, self.low_cond(subgoal, feat))

@@ -88,6 +88,8 @@ class EpsilonGreedyPolicy:
             extra["subgoal_avail"] = np.stack([o.subgoal_avail for o in observations])
             if observations[0].subgoal_feat is not None:
                 extra["subgoal_feat"] = np.stack([o.subgoal_feat for o in observations])
+            if getattr(self.agents, "joint", False):  # joint subgoal choice scores picks on the global state
+                extra["state"] = np.stack([o.state for o in observations])
         actions, record, new_carry = self.agents.act(obs, avail, carry, epsilon=epsilon, generator=self.generator, uniforms=uniforms, **extra)
         new_rows = list(zip(*(new_carry[k].unbind(0) for k in self._keys)))
         if self.hierarchical:

@@ -138,6 +138,9 @@ class SubgoalQMIXConfig(ValueLearnerConfig):
     """Hide subgoals the env reports as already achieved (info subgoals_achieved) from the selector.
 
     Off by default: many subgoals are state predicates an agent must keep true (stand on goal j)."""
+    subgoal_choice: Literal["independent", "joint"] = "independent"
+    """How the team picks subgoals: each agent its own argmax (independent), or the argmax of the mixed Q_tot over joint picks
+    in which no two agents claim the same shared subgoal (joint; the high level then reads the global state when acting)."""
     subgoal_features: bool = True
     """Show both levels where each subgoal is (offset to its target cell) when the env is a grid with cell targets.
 
@@ -154,6 +157,7 @@ class SubgoalQMIXConfig(ValueLearnerConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(self.goal_horizon >= 1, "goal_horizon", self.goal_horizon, "an int >= 1")
+        _check(self.subgoal_choice in ("independent", "joint"), "subgoal_choice", self.subgoal_choice, "'independent' or 'joint'")
         _check(self.step_cost >= 0, "step_cost", self.step_cost, "a float >= 0")
         _check(self.subgoal_bonus > 0, "subgoal_bonus", self.subgoal_bonus, "a positive float")
         _check(0.0 <= self.low_gamma <= 1.0, "low_gamma", self.low_gamma, "a float in [0, 1]")

@@ -34,6 +34,8 @@ class EnvSpec:
     n_subgoals: int = 0
     subgoal_feat_dim: int = 0
     """Features per subgoal given to the subgoal agents (0 = none; ``SUBGOAL_FEAT_DIM`` on grids)."""
+    shared_subgoals: tuple[bool, ...] = ()
+    """Per subgoal index: it names the same subgoal (id) for every agent, so two agents picking it claim one thing."""
 
     def buffer_fields(self) -> dict[str, Field]:
         return episode_fields(
@@ -65,7 +67,21 @@ def probe_env(
         listed = [g for a in team.agents for g in infos.get(a, {}).get(InfoKeys.SUBGOALS, [])]
         feat_dim = SUBGOAL_FEAT_DIM if has_cell_targets(team.unwrapped, listed) else 0
     state_dim = int(np.asarray(env.state()).size)
-    return EnvSpec(team.agents, team.obs_dim, state_dim, team.n_actions, team.episode_limit, tuple(subgoal_ids), n_subgoals, feat_dim)
+    shared = shared_subgoal_indices(infos, team.agents, n_subgoals, subgoal_ids) if subgoals else ()
+    return EnvSpec(team.agents, team.obs_dim, state_dim, team.n_actions, team.episode_limit, tuple(subgoal_ids), n_subgoals, feat_dim, shared)
+
+
+def shared_subgoal_indices(infos: dict[str, Any], agents: Sequence[str], n_subgoals: int, subgoal_ids: Sequence[str] = ()) -> tuple[bool, ...]:
+    """Per subgoal index: does it name the same subgoal id for every agent (read from one reset's ``infos``)?
+
+    With a configured id set every index does (index j is ``subgoal_ids[j]`` for all agents); otherwise index
+    ``j`` is each agent's own ``j``-th subgoal, shared only if every agent lists the same id there
+    (GoalGrid's ``goal_j``: yes; KeyDoor's ``get_key`` / ``near_door``: no).
+    """
+    if subgoal_ids:
+        return (True,) * n_subgoals
+    lists = [[g.id for g in infos.get(a, {}).get(InfoKeys.SUBGOALS, [])] for a in agents]
+    return tuple(all(j < len(ids) for ids in lists) and len({ids[j] for ids in lists}) == 1 for j in range(n_subgoals))
 
 
 @dataclass

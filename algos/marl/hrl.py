@@ -3,7 +3,10 @@
 High level: per-agent ``Q^H(history, subgoal)`` from ``SubgoalQMixAgents.high`` is mixed by a
 monotonic QMIX mixer on ``state()``; for each decision step the target is the team reward
 summed (discounted) over the subgoal period plus ``gamma^k`` times the target Q_tot at the next
-decision (double Q, target networks) - see :func:`smdp_targets`.
+decision (double Q, target networks) - see :func:`smdp_targets`. With ``subgoal_choice="joint"``
+the mixer is also the agents' joint scorer and the bootstrap is ``Q_tot`` of the best joint pick
+that claims no shared subgoal twice (:meth:`SubgoalQLearner.joint_bootstrap`), the same set the
+agents choose from.
 Low level: the subgoal-conditioned executor is trained per agent (parameter sharing) by
 one-step double Q-learning on the intrinsic reward (``+subgoal_bonus`` when the subgoal is
 achieved, ``-step_cost`` otherwise); achieving the subgoal ends the executor's episode, and
@@ -16,6 +19,7 @@ import numpy as np
 import torch
 
 from hiergym.agents.marl.controller import SubgoalQMixAgents
+from hiergym.agents.marl.joint_choice import best_joint
 from hiergym.algos.marl.configs import SubgoalQMIXConfig
 from hiergym.algos.marl.learner import (
     QLearner,
@@ -34,7 +38,7 @@ class SubgoalQLearner:
 
     def __init__(self, agents: SubgoalQMixAgents, config: SubgoalQMIXConfig, *, state_dim: int):
         self.agents, self.config = agents, config
-        self.mixer = make_mixer(config, agents.n_agents, state_dim)
+        self.mixer = agents.joint_scorer if agents.joint else make_mixer(config, agents.n_agents, state_dim)
         self.nets = TargetNetworks({"high": agents.high, "mixer": self.mixer, "low": agents.low}, config.target_update_episodes)
         high_params = [*agents.high.parameters(), *self.mixer.parameters()]
         self.optimisers = {
@@ -49,12 +53,27 @@ class SubgoalQLearner:
         q = high.q_values(high.unroll(obs, b["subgoal"]))  # [B, T+1, N, G]
         with torch.no_grad():
             target_q = target_high.q_values(target_high.unroll(obs, b["subgoal"]))
-            next_values = bootstrap_values(q, target_q, b["subgoal_avail"], self.config.double_q)
-            values = self.nets.target["mixer"](next_values, b["state"])  # [B, T+1]
+            if self.agents.joint:
+                values = self.joint_bootstrap(q, target_q, b["state"], b["subgoal_avail"])
+            else:
+                next_values = bootstrap_values(q, target_q, b["subgoal_avail"], self.config.double_q)
+                values = self.nets.target["mixer"](next_values, b["state"])  # [B, T+1]
             targets = smdp_targets(b["reward"], b["terminated"], b["decision"], b["mask"], values, self.config.gamma)
         chosen = q[:, :-1].gather(-1, b["subgoal"].unsqueeze(-1)).squeeze(-1)
         prediction = self.mixer(chosen, b["state"][:, :-1])
         return masked_td_loss(prediction, targets, b["mask"] * b["decision"])
+
+    def joint_bootstrap(self, q: torch.Tensor, target_q: torch.Tensor, state: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        """``[B, T+1]`` value of the best feasible joint pick at every state (joint choice; no conflicting picks).
+
+        Double Q: the online mixer's best joint pick, scored by the target networks; else the target's own max.
+        """
+        target_tot, feasible = self.agents.joint_values(target_q, state, self.nets.target["mixer"], avail)
+        if not self.config.double_q:
+            return target_tot.masked_fill(~feasible, float("-inf")).max(-1).values
+        online_tot, _ = self.agents.joint_values(q.detach(), state, self.mixer, avail)
+        best = best_joint(online_tot, feasible)
+        return target_tot.gather(-1, best.unsqueeze(-1)).squeeze(-1)
 
     def low_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Masked squared one-step TD error of the executors on the intrinsic reward."""

@@ -33,7 +33,7 @@ from hiergym.algos.marl.configs import LearnerConfig, MarlRunConfig, SubgoalQMIX
 from hiergym.algos.marl.env_stack import EnvSpec, SubgoalRewards, TeamEnvMaker, probe_env
 from hiergym.algos.marl.episodes import agent_trajectories, episode_columns
 from hiergym.algos.marl.hrl import SubgoalQLearner
-from hiergym.algos.marl.learner import QLearner
+from hiergym.algos.marl.learner import QLearner, make_mixer
 from hiergym.collector import Collector, CollectStats
 from hiergym.error import ConfigError
 from hiergym.registration import make_parallel
@@ -59,8 +59,17 @@ def build_agents(spec: EnvSpec, algo: LearnerConfig) -> QMixAgents | SubgoalQMix
     kw = dict(hidden_dim=algo.hidden_dim, agent_id=algo.agent_id, last_action=algo.last_action)
     n = len(spec.agents)
     if isinstance(algo, SubgoalQMIXConfig):
+        joint = algo.subgoal_choice == "joint"
         return SubgoalQMixAgents(
-            n, spec.obs_dim, spec.n_actions, spec.n_subgoals, goal_horizon=algo.goal_horizon, subgoal_feat_dim=spec.subgoal_feat_dim, **kw
+            n,
+            spec.obs_dim,
+            spec.n_actions,
+            spec.n_subgoals,
+            goal_horizon=algo.goal_horizon,
+            subgoal_feat_dim=spec.subgoal_feat_dim,
+            joint_scorer=make_mixer(algo, n, spec.state_dim) if joint else None,
+            shared_subgoals=spec.shared_subgoals if joint else (),
+            **kw,
         )
     return QMixAgents(n, spec.obs_dim, spec.n_actions, **kw)
 
