@@ -43,42 +43,51 @@ class EnvEntry:
         return f"{api}; {self.observations}"
 
 
+def _presets(entry_point: str, *entries: tuple[str, str, dict[str, Any]], **shared: Any) -> list[EnvEntry]:
+    """Entries of one env class from ``(id, description, kwargs)`` rows and the fields they all share.
+
+    A family's default id and its presets differ only in these three fields, so each row says
+    just what is particular to it.
+    """
+    return [EnvEntry(id=i, entry_point=entry_point, description=d, kwargs=kw, **shared) for i, d, kw in entries]
+
+
+def _parallel(id: str, entry_point: str, description: str, observations: str = "vector or text") -> EnvEntry:
+    """A PettingZoo Parallel env's entry (multi-agent; vector or text observations unless said)."""
+    return EnvEntry(id=id, entry_point=entry_point, description=description, multi_agent=True, observations=observations)
+
+
 # Each env family owns one list; add an entry to make an id appear in
 # `hiergym list`, the README table and the checker tests.
 SOKOBAN: list[EnvEntry] = []
-SOKOBAN += [
-    EnvEntry(
-        id="hiergym/Sokoban-v0",
-        entry_point="hiergym.envs.sokoban:SokobanEnv",
-        description="Sokoban, any size via kwargs (default 6x6 room, 1 box, 100 steps); reverse-play levels checked by an optimal solver",
-        observations="text or RGB",
+SOKOBAN += _presets(
+    "hiergym.envs.sokoban:SokobanEnv",
+    (
+        "hiergym/Sokoban-v0",
+        "Sokoban, any size via kwargs (default 6x6 room, 1 box, 100 steps); reverse-play levels checked by an optimal solver",
+        {},
     ),
     *(
-        EnvEntry(
-            id=f"hiergym/Sokoban-{rows}x{cols}-{boxes}box-v0",
-            entry_point="hiergym.envs.sokoban:SokobanEnv",
-            description=f"Sokoban {rows}x{cols}, {boxes} box{'es' if boxes > 1 else ''}, {steps} steps"
+        (
+            f"hiergym/Sokoban-{rows}x{cols}-{boxes}box-v0",
+            f"Sokoban {rows}x{cols}, {boxes} box{'es' if boxes > 1 else ''}, {steps} steps"
             f" (median optimal solution {median_moves} moves)",
-            kwargs={"dim_room": (rows, cols), "num_boxes": boxes, "max_steps": steps},
-            observations="text or RGB",
+            {"dim_room": (rows, cols), "num_boxes": boxes, "max_steps": steps},
         )
         # median optimal solution lengths measured over generated levels (docs: Sokoban)
         for rows, cols, boxes, steps, median_moves in ((6, 6, 1, 100, 4), (8, 8, 2, 150, 8), (10, 10, 3, 200, 14))
     ),
-]
+    observations="text or RGB",
+)
 TEXT_GAMES: list[EnvEntry] = []
-TEXT_GAMES += [
-    EnvEntry(
-        id="hiergym/Household-v0",
-        entry_point="hiergym.envs.household:HouseholdEnv",
-        description="ALFWorld-style household tasks (all six task types) on our own pure-Python engine",
-    ),
+TEXT_GAMES += _presets(
+    "hiergym.envs.household:HouseholdEnv",
+    ("hiergym/Household-v0", "ALFWorld-style household tasks (all six task types) on our own pure-Python engine", {}),
     *(
-        EnvEntry(
-            id=f"hiergym/Household-{name}-v0",
-            entry_point="hiergym.envs.household:HouseholdEnv",
-            description=f"Household, {task_type.replace('_obj_', '_objects_').replace('_', '-')} tasks only",
-            kwargs={"task_types": (task_type,)},
+        (
+            f"hiergym/Household-{name}-v0",
+            f"Household, {task_type.replace('_obj_', '_objects_').replace('_', '-')} tasks only",
+            {"task_types": (task_type,)},
         )
         for name, task_type in (
             ("PickPlace", "pick_and_place"),
@@ -89,19 +98,19 @@ TEXT_GAMES += [
             ("PickTwo", "pick_two_obj_and_place"),
         )
     ),
-]
-TEXT_GAMES += [
-    EnvEntry(
-        id="hiergym/TextWorld-v0",
-        entry_point="hiergym.envs.tw.env:TextWorldEnv",
-        description="TextWorld games from its own `tw-make` generator (any challenge and settings as kwargs, or `game_files`), cached on disk",
+)
+TEXT_GAMES += _presets(
+    "hiergym.envs.tw.env:TextWorldEnv",
+    (
+        "hiergym/TextWorld-v0",
+        "TextWorld games from its own `tw-make` generator (any challenge and settings as kwargs, or `game_files`), cached on disk",
+        {},
     ),
     *(
-        EnvEntry(
-            id=f"hiergym/TextWorld-{name}-v0",
-            entry_point="hiergym.envs.tw.env:TextWorldEnv",
-            description=f"TextWorld `{challenge}`: {what} ({', '.join(f'{k}={v}' for k, v in settings.items())})",
-            kwargs={"challenge": challenge, **settings},
+        (
+            f"hiergym/TextWorld-{name}-v0",
+            f"TextWorld `{challenge}`: {what} ({', '.join(f'{k}={v}' for k, v in settings.items())})",
+            {"challenge": challenge, **settings},
         )
         for name, challenge, what, settings in (
             ("Simple", "tw-simple", "a key, doors, food onto the stove", {"rewards": "dense", "goal": "detailed"}),
@@ -110,50 +119,47 @@ TEXT_GAMES += [
             ("CoinCollector", "tw-coin_collector", "walk to the coin", {"level": 5}),
         )
     ),
-]
+)
 WEB: list[EnvEntry] = []
-WEB += [
-    EnvEntry(
-        id="hiergym/WebShop-v0",
-        entry_point="hiergym.envs.webshop.env:WebShopEnv",
-        description="WebShop: buy what an instruction asks from a generated catalogue (1k products, SQLite FTS5/BM25), WebShop's reward",
-        observations="text or HTML",
+WEB += _presets(
+    "hiergym.envs.webshop.env:WebShopEnv",
+    (
+        "hiergym/WebShop-v0",
+        "WebShop: buy what an instruction asks from a generated catalogue (1k products, SQLite FTS5/BM25), WebShop's reward",
+        {},
     ),
-    EnvEntry(
-        id="hiergym/WebShop-http-v0",
-        entry_point="hiergym.envs.webshop.http_env:WebShopHttpEnv",
-        description="The same WebShop task over HTTP against `hiergym serve webshop` (`base_url`; a private 127.0.0.1 server when none is given)",
-        observations="text or HTML",
+    observations="text or HTML",
+)
+WEB += _presets(
+    "hiergym.envs.webshop.http_env:WebShopHttpEnv",
+    (
+        "hiergym/WebShop-http-v0",
+        "The same WebShop task over HTTP against `hiergym serve webshop` (`base_url`; a private 127.0.0.1 server when none is given)",
+        {},
     ),
-]
+    observations="text or HTML",
+)
 MULTI_AGENT: list[EnvEntry] = []
 MULTI_AGENT += [
-    EnvEntry(
-        id="hiergym/GoalGrid-v0",
-        entry_point="hiergym.envs.multiagent.goal_grid:GoalGridEnv",
-        description="N agents must cover M goal cells at once; sparse (or shaped) team reward",
-        multi_agent=True,
-        observations="vector or text",
+    _parallel(
+        "hiergym/GoalGrid-v0",
+        "hiergym.envs.multiagent.goal_grid:GoalGridEnv",
+        "N agents must cover M goal cells at once; sparse (or shaped) team reward",
     ),
-    EnvEntry(
-        id="hiergym/Foraging-v0",
-        entry_point="hiergym.envs.multiagent.foraging:ForagingEnv",
-        description="Level-based foraging (lbforaging rules): adjacent agents whose levels add up load items together",
-        multi_agent=True,
-        observations="vector or text",
+    _parallel(
+        "hiergym/Foraging-v0",
+        "hiergym.envs.multiagent.foraging:ForagingEnv",
+        "Level-based foraging (lbforaging rules): adjacent agents whose levels add up load items together",
     ),
-    EnvEntry(
-        id="hiergym/KeyDoor-v0",
-        entry_point="hiergym.envs.multiagent.key_door:KeyDoorEnv",
-        description="Long-horizon hand-off: one agent fetches a key and unlocks the door the other must pass to the goal",
-        multi_agent=True,
-        observations="vector or text",
+    _parallel(
+        "hiergym/KeyDoor-v0",
+        "hiergym.envs.multiagent.key_door:KeyDoorEnv",
+        "Long-horizon hand-off: one agent fetches a key and unlocks the door the other must pass to the goal",
     ),
-    EnvEntry(
-        id="hiergym/TwoStepMatrix-v0",
-        entry_point="hiergym.envs.multiagent.matrix_game:TwoStepMatrixGame",
-        description="The QMIX paper's two-step cooperative matrix game (optimal return 8; VDN gets 7)",
-        multi_agent=True,
+    _parallel(
+        "hiergym/TwoStepMatrix-v0",
+        "hiergym.envs.multiagent.matrix_game:TwoStepMatrixGame",
+        "The QMIX paper's two-step cooperative matrix game (optimal return 8; VDN gets 7)",
         observations="vector",
     ),
 ]
