@@ -53,6 +53,8 @@ PLANNER, EXECUTOR = "planner", "executor"
 HierarchyMode = Literal["blueprint", "switch"]
 NO_SUBGOAL = "none"
 """What the switch prompt shows while no segment is open."""
+TASK_FALLBACK = "solve the task"
+"""The goal subgoal when the env states no task text (``info["task"]``; Sokoban has none)."""
 SWITCH_PREFIX = "<switch>SWITCH</switch><subgoal>{subgoal}</subgoal>"
 """Blueprint mode: put before the executor's answer on a segment's first step (SubgoalHooks opens the segment)."""
 KEEP_PREFIX = "<switch>KEEP</switch>"
@@ -265,7 +267,7 @@ class HierarchicalAgent:
         if to_plan and cfg.oracle_plan:
             for i in to_plan:
                 done = set(infos[i].get(InfoKeys.SUBGOALS_ACHIEVED) or [])
-                plan = [sg.text for sg in states[i].available if sg.id not in done] or [states[i].task or NO_SUBGOAL]
+                plan = [sg.text for sg in states[i].available if sg.id not in done] or [states[i].task or TASK_FALLBACK]
                 state = states[i]
                 state.plan, state.index = plan, 0
                 notes[i] = {InfoKeys.PLAN: plan, InfoKeys.PLAN_FORMAT_OK: True, InfoKeys.PLAN_ERROR: None, InfoKeys.PLANNER_PENALTY: 0.0}
@@ -281,7 +283,7 @@ class HierarchicalAgent:
         for state in states:  # the env's SubgoalHooks reads the first <switch>/<subgoal>: ours, never the executor's
             prefix = KEEP_PREFIX
             if state.subgoal is None:  # open the next segment
-                state.subgoal = state.plan[state.index] if state.index < len(state.plan) else (state.task or NO_SUBGOAL)
+                state.subgoal = state.plan[state.index] if state.index < len(state.plan) else (state.task or TASK_FALLBACK)
                 prefix = SWITCH_PREFIX.format(subgoal=state.subgoal)
             prefixes.append(prefix)
         prompts = [self.executor_prompt(s.task, s.subgoal, list(s.history)[-cfg.history_k:] if cfg.history_k else [], s.last_observation,
@@ -316,7 +318,7 @@ class HierarchicalAgent:
                 logger.info("planner blueprint: %s", error)
             penalty = 0.0
         else:
-            plan, error, penalty = [state.task or NO_SUBGOAL], blueprint.error, self.config.plan_format_penalty
+            plan, error, penalty = [state.task or TASK_FALLBACK], blueprint.error, self.config.plan_format_penalty
             logger.debug("planner answer without a usable plan (%s): one subgoal, the task goal", error)
         state.plan, state.index = plan, 0
         return {InfoKeys.PLAN: plan, InfoKeys.PLAN_FORMAT_OK: blueprint.format_ok, InfoKeys.PLAN_ERROR: error, InfoKeys.PLANNER_PENALTY: penalty}

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hiergym.agents.hierarchical import EXECUTOR, KEEP_PREFIX, PLANNER, SWITCH_PREFIX, HierarchicalAgent
+from hiergym.agents.hierarchical import EXECUTOR, KEEP_PREFIX, PLANNER, SWITCH_PREFIX, TASK_FALLBACK, HierarchicalAgent
 from hiergym.agents.hierarchical_prompts import ANSWER_TAGS, HierarchicalPrompts, format_blueprint
 from hiergym.info_keys import InfoKeys
 from hiergym.training.config_files import load_entry_point
@@ -83,7 +83,7 @@ def hierarchy_metrics(trajectories: Sequence[Trajectory], prefix: str = "") -> d
 
 def vocabulary_texts(make_env: Callable[[str], Any], env_id: str, seeds: Sequence[int], prompts: HierarchicalPrompts | None = None) -> list[str]:
     """Texts a tiny model's vocabulary needs for the hierarchical formats: the prompts, the tags, the env's subgoal texts."""
-    texts = [*(prompts or HierarchicalPrompts()).words(), " ".join(ANSWER_TAGS), "KEEP SWITCH none 0 1 2 3 4 5 6 7 8 9 ."]
+    texts = [*(prompts or HierarchicalPrompts()).words(), " ".join(ANSWER_TAGS), f"KEEP SWITCH none {TASK_FALLBACK} 0 1 2 3 4 5 6 7 8 9 ."]
     for seed in seeds:
         env = make_env(env_id)
         _, info = env.reset(seed=int(seed))
@@ -164,7 +164,7 @@ def _demo_episode(config: TrainConfig, agent: HierarchicalAgent, make_env: Calla
         if terminated or truncated:
             break
     env.close()
-    blueprint, per_step = expert_segments([s[2] for s in steps], achieved_after, subgoals, task or "the task")
+    blueprint, per_step = expert_segments([s[2] for s in steps], achieved_after, subgoals, task or TASK_FALLBACK)
     traj = Trajectory(group_id=group_id_of(env_id, seed), env_id=env_id, seed=seed, meta={"blueprint": blueprint})
     history: list[tuple[str, str]] = []
     tok = agent.backend.tokenizer
@@ -177,7 +177,7 @@ def _demo_episode(config: TrainConfig, agent: HierarchicalAgent, make_env: Calla
         gens = []
         if agent.config.mode == "blueprint":
             if t == 0:
-                gens.append(_generation(tok, agent.planner_prompt(task, raw), format_blueprint(blueprint or [task or "the task"]), PLANNER))
+                gens.append(_generation(tok, agent.planner_prompt(task, raw), format_blueprint(blueprint or [task or TASK_FALLBACK]), PLANNER))
             shown = history[-agent.config.history_k:] if agent.config.history_k else []
             admissible = info_t.get(InfoKeys.ADMISSIBLE_ACTIONS) or []
             gens.append(_generation(tok, agent.executor_prompt(task, subgoal, shown, raw, admissible), f"<action>{action}</action>", EXECUTOR))
