@@ -315,7 +315,7 @@ class MainSubTrainer:
         from hiergym.agents.main_sub_expert import MultiHopExpert
         from hiergym.algos import Trainer, build_batch
         from hiergym.algos.batching import select_rows
-        from hiergym.training.warm_start import minibatch_indices
+        from hiergym.training.warm_start import minibatch_indices, token_nll
 
         cfg = self.config
         probe = self.make_train(cfg.env_id).unwrapped
@@ -337,8 +337,8 @@ class MainSubTrainer:
             batch = build_batch(demos, [np.ones(len(t)) for t in demos], pad_token_id=learner.pad_token_id, roles=roles)
             sft = Trainer(learner.trainer.model, replace(cfg.trainer, lr=cfg.warm_start_lr, ppo_epochs=1, num_minibatches=1, kl_beta=0.0, old_logprobs="current"), device="cpu")
             for rows in minibatch_indices(len(batch), cfg.warm_start_batch, cfg.warm_start_steps, cfg.seed):
-                out = sft.step(batch if len(rows) == len(batch) else select_rows(batch, rows.tolist()))
-            metrics[f"warm_start/{'+'.join(sorted(roles))}/pg_loss"] = float(out["pg_loss"])
+                sft.step(batch if len(rows) == len(batch) else select_rows(batch, rows.tolist()))
+            metrics[f"warm_start/{'+'.join(sorted(roles))}/token_nll"] = token_nll(sft, batch)
         return metrics
 
     def _swap_backends(self, new: Any) -> Any:
