@@ -154,11 +154,15 @@ def plot(runs: list[dict[str, Any]], arms: list[str], path: Path) -> None:
 
 
 def write_summary(summary: dict[str, Any], args: argparse.Namespace, path: Path) -> None:
-    lines = [f"# Hierarchy benchmark: {args.env_id}", "",
+    lines = [f"# Hierarchy benchmark: {args.env_id}", ""]
+    if args.smoke:
+        lines += ["**Smoke run**: tiny sizes that check every step of the script runs; these numbers measure nothing.", ""]
+    lines += [
              f"seeds {args.seeds}, token budget {args.token_budget}, held-out episodes {args.eval_episodes}, group size {args.group_size}, "
              f"tasks/iteration {args.tasks}, warm start {args.warm_start_steps} steps on {args.warm_start_episodes} solver episodes, tiny model {args.layers}x{args.hidden}", "",
              "| arm | held-out success IQM [95% CI] | episode length IQM | success - flat GiGPO (paired) | oracle-plan success |",
              "|---|---|---|---|---|"]
+    lines.insert(len(lines) - 2, f"command: `python benchmarks/hierarchy.py {' '.join(args.argv)}`" + "\n")
     for arm, e in summary.items():
         s, ln = e["eval_success"], e["eval_length"]
         diff = e.get("success_minus_flat")
@@ -194,6 +198,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--runs-dir", type=Path, default=Path("runs/benchmarks/hierarchy"), help="run dirs (models, metrics) of every arm and seed")
     p.add_argument("--smoke", action="store_true", help="tiny sizes: every step runs, nothing is measured")
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.smoke:
         for k, v in dict(env_id="hiergym/Household-PickClean-v0", seeds=1, token_budget=300, max_iterations=2, eval_episodes=2, tasks=1, group_size=2,
                          max_episode_steps=4, k=2, action_tokens=8, plan_tokens=16, warm_start_steps=2, warm_start_episodes=2, hidden=32, layers=1).items():
