@@ -107,21 +107,15 @@ class WebShopEnv(gym.Env):
         render_mode: str | None = None,
         reward: Literal["exact", "webshop"] = DEFAULT_REWARD_RULE,
     ):
-        check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks, render_mode=render_mode)
-        check_reward(reward)
-        self.reward = reward
-        self.obs_mode = obs_mode
-        self.max_steps = max_steps
-        self.num_tasks = num_tasks
-        self.invalid_action_penalty = invalid_action_penalty
-        self.render_mode = render_mode
+        configure(
+            self, num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks,
+            render_mode=render_mode, reward=reward, invalid_action_penalty=invalid_action_penalty,
+        )
         self.store = (
             ProductStore.in_memory(catalogue_seed, num_products)
             if in_memory
             else ProductStore.open(catalogue_seed, num_products, cache_dir)
         )
-        self.observation_space = text_space(MAX_OBS_CHARS)
-        self.action_space = text_space(MAX_ACTION_CHARS)
         self.shop: ShopState | None = None
         self._subgoals: list[Subgoal] = []
 
@@ -175,6 +169,33 @@ def fit_text(text: str) -> str:
     if len(text) <= MAX_OBS_CHARS and TEXT_CHARSET.issuperset(text):
         return text
     return clip_text(text)
+
+
+def configure(
+    env: gym.Env,
+    *,
+    num_products: int,
+    obs_mode: str,
+    max_steps: int,
+    num_tasks: int,
+    render_mode: str | None,
+    reward: str,
+    invalid_action_penalty: float,
+) -> None:
+    """Check the arguments both WebShop envs take and set them, with the text spaces, on ``env``.
+
+    One place, so the in-process and the HTTP env cannot drift apart in what they accept or expose.
+    """
+    check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks, render_mode=render_mode)
+    check_reward(reward)
+    env.reward = reward
+    env.obs_mode = obs_mode
+    env.max_steps = max_steps
+    env.num_tasks = num_tasks
+    env.invalid_action_penalty = invalid_action_penalty
+    env.render_mode = render_mode
+    env.observation_space = text_space(MAX_OBS_CHARS)
+    env.action_space = text_space(MAX_ACTION_CHARS)
 
 
 def check_kwargs(*, num_products: int, obs_mode: str, max_steps: int, num_tasks: int, render_mode: str | None) -> None:

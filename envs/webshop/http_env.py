@@ -13,15 +13,14 @@ from typing import Any, Literal
 
 import gymnasium as gym
 
-from hiergym.envs.common import INVALID_ACTION_PENALTY, MAX_ACTION_CHARS, MAX_OBS_CHARS, text_space
+from hiergym.envs.common import INVALID_ACTION_PENALTY
 from hiergym.envs.webshop.catalogue import Product
 from hiergym.envs.webshop.env import (
     DEFAULT_MAX_STEPS,
     DEFAULT_NUM_TASKS,
     RENDER_MODES,
-    check_kwargs,
-    check_reward,
     choose_task,
+    configure,
     fit_text,
 )
 from hiergym.envs.webshop.reward import DEFAULT_REWARD_RULE
@@ -77,9 +76,10 @@ class WebShopHttpEnv(gym.Env):
 
         from hiergym.envs.webshop.server import MAX_API_ACTION_CHARS
 
-        check_kwargs(num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks, render_mode=render_mode)
-        check_reward(reward)
-        self.reward = reward
+        configure(
+            self, num_products=num_products, obs_mode=obs_mode, max_steps=max_steps, num_tasks=num_tasks,
+            render_mode=render_mode, reward=reward, invalid_action_penalty=INVALID_ACTION_PENALTY,
+        )
         self._server = None
         if base_url is None:
             from hiergym.envs.webshop.server import RunningServer, create_app
@@ -90,10 +90,6 @@ class WebShopHttpEnv(gym.Env):
         self.base_url = base_url
         self._client = httpx.Client(base_url=base_url, timeout=timeout)
         self._max_action_chars = MAX_API_ACTION_CHARS
-        self.obs_mode, self.max_steps, self.num_tasks, self.render_mode = obs_mode, max_steps, num_tasks, render_mode
-        self.invalid_action_penalty = INVALID_ACTION_PENALTY
-        self.observation_space = text_space(MAX_OBS_CHARS)
-        self.action_space = text_space(MAX_ACTION_CHARS)
         self.session_id: str | None = None
         self.goal: Goal | None = None
         self.achieved: list[str] = []
