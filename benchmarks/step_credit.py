@@ -19,7 +19,9 @@ rollouts with it and prints, per setting:
 - ``step_signal_from_failed_groups``: of those, the share in task groups where no rollout succeeded:
   there the return-to-go differs only by step penalties and box pushes, and a state visited early in
   a time-out episode has more penalty ahead than the same state visited late (A^S ranks *when* a
-  state was visited, not the action taken in it).
+  state was visited, not the action taken in it);
+- ``step_adv_turn_corr``: correlation of A^S with the turn index over the turns that have one
+  (near +1: step credit mostly says "later visits of a state are better", the time-limit artefact).
 
     python benchmarks/step_credit.py --settings sokoban-6x6 sokoban-8x8 household --warm-start-steps 300
 
@@ -49,7 +51,7 @@ from hiergym.types import Trajectory
 
 ZERO = 1e-8
 TABLE_COLUMNS = ("prompt_tokens", "length_mean", "success", "grouped_share", "grouped_share_after_first_turn", "step_group_size_mean",
-                 "anchor_reuse", "revisit_share", "step_signal_share", "step_signal_share_after_first_turn", "step_signal_from_failed_groups")
+                 "anchor_reuse", "revisit_share", "step_signal_share", "step_signal_share_after_first_turn", "step_signal_from_failed_groups", "step_adv_turn_corr")
 """Numbers in the printed table (stats.json keeps all of them)."""
 
 
@@ -103,11 +105,12 @@ def warm_start_once(cfg: TrainConfig, out: Path) -> Path:
     if (model_dir / "config.json").is_file():
         return model_dir
     shutil.rmtree(out, ignore_errors=True)  # an interrupted warm start is redone
+    t0 = time.process_time()
     loop = TrainLoop(replace(cfg, out=out, iterations=0, tensorboard=False))
     try:
         metrics = warm_start(loop.config, loop.agent, loop.make_env, loop.device)
         loop.backend.save_pretrained(model_dir)
-        (out / "warm_start.json").write_text(json.dumps(metrics))
+        (out / "warm_start.json").write_text(json.dumps({**metrics, "cpu_s": time.process_time() - t0}))
     finally:
         loop.collector.close()
         loop.run.close()
@@ -141,6 +144,7 @@ def step_group_stats(trajectories: Sequence[Trajectory], config: GiGPOConfig) ->
     solved_groups = {t.group_id for t in trajs if t.success}
     in_failed_group = np.repeat([t.group_id not in solved_groups for t in trajs], [len(t.turns) for t in trajs])
     step_signal = np.abs(parts.step) > ZERO
+    turn_index = np.concatenate([np.arange(len(t.turns)) for t in trajs])
     return {
         "episodes": float(len(trajs)),
         "turns": float(size.size),
@@ -155,6 +159,7 @@ def step_group_stats(trajectories: Sequence[Trajectory], config: GiGPOConfig) ->
         "step_signal_share": float(step_signal.mean()),
         "step_signal_share_after_first_turn": float(step_signal[~first].mean()) if (~first).any() else 0.0,
         "step_signal_from_failed_groups": float(in_failed_group[step_signal].mean()) if step_signal.any() else 0.0,
+        "step_adv_turn_corr": _correlation(parts.step[step_signal], turn_index[step_signal]),
         "episode_signal_share": float(np.mean(np.abs(parts.episode) > ZERO)),
     }
 
@@ -214,6 +219,13 @@ def prompt_tokens(setting: Setting, seeds: Sequence[int]) -> float:
     make_env = TextEnvMaker(setting.max_episode_steps, setting.history_k, setting.template)
     pattern = re.compile(TOKEN_PATTERN)
     return float(np.mean([len(pattern.findall(make_env(setting.env_id).reset(seed=int(s))[0])) for s in seeds]))
+
+
+def _correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation (0 when either side has no spread)."""
+    if x.size < 2 or x.std() == 0 or y.std() == 0:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 def measure_lm(name: str, setting: Setting, args: argparse.Namespace) -> dict[str, float]:

@@ -61,6 +61,7 @@ def test_step_signal_of_a_group_without_success_is_counted_as_such(bench):
     s = bench.step_group_stats(trajs, GiGPOConfig(group_size=2))
     assert s["success"] == 0.0 and s["step_signal_share"] == pytest.approx(4 / 6)  # s1 and s2 pairs
     assert s["step_signal_from_failed_groups"] == 1.0
+    assert s["step_adv_turn_corr"] == pytest.approx(1.0)  # the later visit of a state always has less penalty ahead
 
 
 def test_a_noiseless_expert_repeats_itself_so_step_groups_carry_no_signal(bench):
