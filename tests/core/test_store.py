@@ -47,7 +47,6 @@ def test_concurrent_producers_and_consumers_lose_and_duplicate_nothing():
     everything = [i for r in received for i in r]
     assert len(everything) == len(expected)  # nothing delivered twice
     assert set(everything) == expected  # nothing lost
-    assert all(received), "every consumer got a share"
     assert store.stats("main", "learner") == {"records": 1000, "acked": 1000, "in_flight": 0, "pending": 0}
 
 
