@@ -241,3 +241,7 @@ def test_tiny_model_runs_both_modes_through_the_collector(tiny_backend, mode):
     assert EXECUTOR in roles and (PLANNER in roles if mode == "blueprint" else True)
     for t in trajs:
         assert t.segments and t.segments[0].start == 0 or mode == "switch"
+    again = _collect(HierarchicalAgent(tiny_backend, config=HierarchyConfig(mode=mode, max_segment_steps=2, plan_max_new_tokens=8),
+                                       sampling=SamplingParams(max_new_tokens=6)), max_steps=3, group_size=2)
+    # every row samples from its own seed (the planner from one derived from it): the same stream gives the same episodes
+    assert [[g.text for turn in t.turns for g in turn.generations] for t in again] == [[g.text for turn in t.turns for g in turn.generations] for t in trajs]
