@@ -109,6 +109,10 @@ class TrainerConfig:
     """Old log-probs for the ratio: recomputed with the training forward (no grad), the sampler's, or
     ``current``: the update's own forward, detached (ratio exactly 1, no extra forward pass; only
     for one update per batch, e.g. the supervised warm start with advantage 1)."""
+    shared_prefix: bool = False
+    """Run each distinct prompt of a micro-batch through the model once (KV cache shared by its rows):
+    the same log-probs and gradients up to float rounding, ~2x faster when rows repeat prompts
+    (GRPO groups, revisited states); algos/shared_prefix.py."""
     seed: int = 0
     """Seed of the minibatch shuffling."""
 

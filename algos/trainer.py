@@ -21,7 +21,8 @@ import torch
 
 from hiergym.algos.batching import microbatch_indices, select_rows
 from hiergym.algos.configs import TrainerConfig
-from hiergym.algos.logprobs import token_logprobs, token_logprobs_and_entropy
+from hiergym.algos.logprobs import token_logprobs_and_entropy
+from hiergym.algos.shared_prefix import shared_prefix_logprobs_and_entropy
 from hiergym.algos.loss import agg_denominator, policy_loss
 from hiergym.error import ConfigError
 from hiergym.types import Batch
@@ -65,8 +66,14 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _logprobs(self, model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+        return self._forward(model, batch, entropy=False)[0]
+
+    def _forward(self, model: torch.nn.Module, batch: Batch, *, entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Token log-probs (and entropies) of ``batch``: the plain forward, or one forward per distinct prompt."""
         with self._autocast():
-            return token_logprobs(model, batch.input_ids, batch.attention_mask, temperature=self.config.temperature)
+            if self.config.shared_prefix:
+                return shared_prefix_logprobs_and_entropy(model, batch.input_ids, batch.attention_mask, batch.response_mask, temperature=self.config.temperature, entropy=entropy)
+            return token_logprobs_and_entropy(model, batch.input_ids, batch.attention_mask, temperature=self.config.temperature, entropy=entropy)
 
     @torch.no_grad()
     def logprobs(self, batch: Batch, model: torch.nn.Module | None = None) -> torch.Tensor:
@@ -159,8 +166,7 @@ class Trainer:
             idx = rows[micro_rows]
             micro = select_rows(batch, idx)
             width = micro.input_ids.shape[1]
-            with self._autocast():
-                logprobs, entropy = token_logprobs_and_entropy(self.model, micro.input_ids, micro.attention_mask, temperature=cfg.temperature)
+            logprobs, entropy = self._forward(self.model, micro, entropy=True)
             old = logprobs.detach() if cfg.old_logprobs == "current" else micro.old_logprobs
             loss, m = policy_loss(
                 logprobs,
