@@ -132,3 +132,20 @@ def test_probe_marks_goalgrid_goals_shared_and_keydoor_subgoals_private():
 def test_subgoal_choice_is_validated():
     with pytest.raises(ConfigError, match="subgoal_choice"):
         make_algo_config("subgoal-qmix", subgoal_choice="greedy")
+
+
+def test_joint_training_run_collects_no_conflicting_picks(tmp_path):
+    from hiergym.algos.marl.configs import MarlRunConfig
+    from hiergym.algos.marl.train import MarlTrainer
+    from tests.algos.marl_fixtures import Corridor
+
+    run = MarlRunConfig(env_id="corridor", total_env_steps=120, n_envs=4, eval_interval_steps=100, eval_episodes=4,
+                        checkpoint_interval_steps=10**6, run_dir=str(tmp_path), plot=False, tensorboard=False)
+    algo = make_algo_config("subgoal-qmix", subgoal_choice="joint", batch_size=8, buffer_size=64, epsilon_anneal_steps=200, hidden_dim=16)
+    trainer = MarlTrainer(run, algo, env_fn=lambda: Corridor())
+    rows = trainer.train()
+    assert trainer.spec.shared_subgoals == (True, True) and rows[-1]["t_env"] >= 120
+    data, size = trainer.buffer.data, trainer.buffer.size
+    real = data["mask"][:size] > 0
+    picks = data["subgoal"][:size][real]  # [steps, N], exploring at epsilon ~1
+    assert len(picks) > 50 and (picks[:, 0] != picks[:, 1]).all()
