@@ -107,8 +107,13 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[st
         loop.run.close()
 
 
-def summarise(runs: list[dict[str, Any]], arms: list[str]) -> dict[str, Any]:
-    """IQM and 95% CI over seeds per arm (success, length), and the paired differences to flat GiGPO."""
+def summarise(runs: list[dict[str, Any]], arms: list[str], resamples: int = 2000) -> dict[str, Any]:
+    """IQM and 95% CI over seeds per arm (success, length), and the paired differences to flat GiGPO.
+
+    ``resamples``: bootstrap resamples per CI (``benchmarks/stats.py``'s default is 2000)."""
+    def ci(x: np.ndarray) -> tuple[float, float]:
+        return bootstrap_ci(x, n=resamples)
+
     by_arm = {a: sorted((r for r in runs if r["arm"] == a), key=lambda r: r["seed"]) for a in arms}
     out: dict[str, Any] = {}
     for arm, rs in by_arm.items():
@@ -117,14 +122,14 @@ def summarise(runs: list[dict[str, Any]], arms: list[str]) -> dict[str, Any]:
         entry = {"seeds": [r["seed"] for r in rs], "tokens_mean": float(np.mean([r["tokens"] for r in rs]))}
         for key in ("eval_success", "eval_length"):
             x = np.array([r["final"][key] for r in rs])
-            entry[key] = {"iqm": iqm(x), "ci95": bootstrap_ci(x), "per_seed": x.tolist()}
+            entry[key] = {"iqm": iqm(x), "ci95": ci(x), "per_seed": x.tolist()}
         if "oracle_plan" in rs[0]:
             x = np.array([r["oracle_plan"]["eval_success"] for r in rs])
-            entry["oracle_plan_success"] = {"iqm": iqm(x), "ci95": bootstrap_ci(x), "per_seed": x.tolist()}
+            entry["oracle_plan_success"] = {"iqm": iqm(x), "ci95": ci(x), "per_seed": x.tolist()}
         base = {r["seed"]: r for r in by_arm.get(BASELINE, [])}
         paired = [r["final"]["eval_success"] - base[r["seed"]]["final"]["eval_success"] for r in rs if r["seed"] in base]
         if arm != BASELINE and paired:
-            entry["success_minus_flat"] = {"iqm": iqm(np.array(paired)), "ci95": bootstrap_ci(np.array(paired)), "per_seed": paired}
+            entry["success_minus_flat"] = {"iqm": iqm(np.array(paired)), "ci95": ci(np.array(paired)), "per_seed": paired}
         out[arm] = entry
     return out
 

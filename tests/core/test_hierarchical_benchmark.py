@@ -32,7 +32,7 @@ def test_summary_pairs_seeds_with_flat_gigpo():
     bench = _bench()
     runs = [_run("flat-gigpo", s, v) for s, v in enumerate([0.1, 0.2, 0.3, 0.4])]
     runs += [_run("hrpo-blueprint", s, v, oracle=0.9) for s, v in enumerate([0.2, 0.2, 0.5, 0.4])]  # differences +0.1, 0, +0.2, 0
-    summary = bench.summarise(runs, ["flat-gigpo", "hrpo-blueprint"])
+    summary = bench.summarise(runs, ["flat-gigpo", "hrpo-blueprint"], resamples=200)
     diff = summary["hrpo-blueprint"]["success_minus_flat"]
     assert diff["per_seed"] == pytest.approx([0.1, 0.0, 0.2, 0.0])
     assert diff["iqm"] == pytest.approx(0.05)  # IQM of [0, 0, 0.1, 0.2]: the middle two, 0 and 0.1
