@@ -22,6 +22,7 @@ this class through a stand-in engine with vLLM's API surface (tests/agents/test_
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class VLLMBackend:
         self.model = model.to(self.device) if model is not None else None
         self.policy_version = 0
         """How many times weights were pushed into the engine (0: the weights it was built with)."""
+        self._engine_lock = threading.Lock()  # one engine call at a time (async rollouts and evaluation share it)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "auto", vllm_module: Any = None, **llm_kwargs: Any) -> VLLMBackend:
@@ -152,7 +154,8 @@ class VLLMBackend:
             params: Any = self._params(sampling, None)
         else:
             params = [self._params(sampling, int(s)) for s in seeds]
-        outputs = self.llm.generate(requests, sampling_params=params, use_tqdm=False)
+        with self._engine_lock:
+            outputs = self.llm.generate(requests, sampling_params=params, use_tqdm=False)
         if len(outputs) != len(prompts):
             raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(prompts)} prompts")
         return [self._record(ids, out.outputs[0], role) for ids, out in zip(prompt_ids, outputs)]
@@ -180,12 +183,13 @@ class VLLMBackend:
                 raise ConfigError("model", None, "a trainer model (VLLMBackend(..., model=...)) or explicit weights to push")
             weights = ((name, p.detach()) for name, p in self.model.named_parameters())
         named = list(weights)
-        engine_model = _in_process_model(self.llm)
-        if engine_model is not None:
-            engine_model.load_weights(named)
-        else:
-            self.llm.collective_rpc(load_weights_on_worker, args=([(n, t.cpu()) for n, t in named],))
-        self.llm.reset_prefix_cache()
-        self.policy_version += 1
+        with self._engine_lock:
+            engine_model = _in_process_model(self.llm)
+            if engine_model is not None:
+                engine_model.load_weights(named)
+            else:
+                self.llm.collective_rpc(load_weights_on_worker, args=([(n, t.cpu()) for n, t in named],))
+            self.llm.reset_prefix_cache()
+            self.policy_version += 1
         logger.debug("pushed %d tensors into vLLM (policy version %d)", len(named), self.policy_version)
         return self.policy_version

@@ -282,3 +282,33 @@ def test_from_pretrained_builds_the_engine_with_processed_logprobs(tiny_lm_dir, 
     assert vl.llm.kwargs == {"gpu_memory_utilization": 0.5} and vl.model is not None
     with pytest.raises(ConfigError, match="logprobs_mode"):
         VLLMBackend.from_pretrained(tiny_lm_dir, vllm_module=module, logprobs_mode="raw_logprobs")
+
+
+def test_engine_calls_from_two_threads_do_not_overlap(pair):
+    """Async rollouts sync weights on their thread while evaluation generates on the caller's: one engine call at a time."""
+    import threading
+    import time
+
+    _, vl = pair
+    active, overlaps = [0], []
+    inner_generate = vl.llm.generate
+
+    def generate(*a, **k):
+        active[0] += 1
+        overlaps.append(active[0])
+        time.sleep(0.05)
+        try:
+            return inner_generate(*a, **k)
+        finally:
+            active[0] -= 1
+
+    vl.llm.generate = generate
+    inner_reset = vl.llm.reset_prefix_cache
+    vl.llm.reset_prefix_cache = lambda: (overlaps.append(active[0] + 1), inner_reset())[1]
+    threads = [threading.Thread(target=vl.generate, args=(PROMPTS, SamplingParams(max_new_tokens=2))) for _ in range(3)]
+    threads.append(threading.Thread(target=vl.sync_weights))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(overlaps) == 4 and max(overlaps) == 1
