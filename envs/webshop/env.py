@@ -21,6 +21,7 @@ from hiergym.envs.webshop.instructions import Goal, goal_for_task
 from hiergym.envs.webshop.reward import DEFAULT_REWARD_RULE, REWARD_RULES
 from hiergym.envs.webshop.state import ShopState, Transition, state_info, subgoal_specs
 from hiergym.envs.webshop.store import ProductStore
+from hiergym.envs.webshop.views import render_observation
 from hiergym.error import EnvSpecError
 from hiergym.info_keys import InfoKeys
 from hiergym.types import Subgoal
@@ -120,6 +121,7 @@ class WebShopEnv(gym.Env):
         self._subgoals: list[Subgoal] = []
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start task ``options["task_id"]`` (or one drawn from the seeded ``np_random``) on the search page."""
         super().reset(seed=seed)
         task_id = choose_task(options, self.np_random, self.num_tasks)
         goal = goal_for_task(self.store, task_id)
@@ -128,21 +130,25 @@ class WebShopEnv(gym.Env):
         return self._observation(), self._info(None)
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Apply one ``search[...]``/``click[...]`` command; an invalid one costs ``invalid_action_penalty`` and changes nothing."""
         if self.shop is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         t = self.shop.step(action)
         return self._observation(), float(t.reward), t.terminated, t.truncated, self._info(t)
 
     def render(self) -> str | None:
+        """The text page for ``render_mode="ansi"``, else None."""
         if self.render_mode == "ansi" and self.shop is not None:
             return self.shop.text_observation()
         return None
 
     def close(self) -> None:
+        """Close the product database connection."""
         self.store.close()
 
     @property
     def goal(self) -> Goal | None:
+        """The current task's goal (None before the first ``reset``)."""
         return self.shop.goal if self.shop is not None else None
 
     def product(self, asin: str) -> Product | None:
@@ -151,11 +157,7 @@ class WebShopEnv(gym.Env):
 
     def _observation(self) -> str:
         assert self.shop is not None
-        if self.obs_mode == "html":
-            from hiergym.envs.webshop.views import render_content
-
-            return fit_text(render_content(self.shop))
-        return fit_text(self.shop.text_observation())
+        return fit_text(render_observation(self.shop, self.obs_mode))
 
     def _info(self, transition: Transition | None) -> dict[str, Any]:
         assert self.shop is not None

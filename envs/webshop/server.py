@@ -55,7 +55,7 @@ from hiergym.envs.webshop.state import (
     subgoal_specs,
 )
 from hiergym.envs.webshop.store import ASIN_PATTERN, MAX_QUERY_CHARS, ProductStore
-from hiergym.envs.webshop.views import render_page, render_template
+from hiergym.envs.webshop.views import render_observation, render_page, render_template
 from hiergym.info_keys import InfoKeys
 from hiergym.types import to_jsonable
 
@@ -121,6 +121,8 @@ async def _too_large(send: Any, limit: int) -> None:
 
 
 class NewSession(BaseModel):
+    """Body of ``POST /api/sessions``: which task, step budget, observation mode and reward rule."""
+
     task_id: int | None = Field(default=None, ge=0, le=MAX_TASK_ID, description="task to play; random when omitted")
     max_steps: int | None = Field(default=None, ge=1, le=MAX_API_STEPS, description="truncate after this many actions")
     obs_mode: Literal["text", "html"] = "text"
@@ -128,10 +130,13 @@ class NewSession(BaseModel):
 
 
 class StepRequest(BaseModel):
+    """Body of ``POST /api/sessions/{id}/step``: one command, at most ``MAX_API_ACTION_CHARS`` long."""
+
     action: str = Field(max_length=MAX_API_ACTION_CHARS)
 
 
 def goal_to_dict(goal: Goal) -> dict[str, Any]:
+    """The goal as JSON-ready data for the API (``goal_from_dict`` reads it back)."""
     return to_jsonable(asdict(goal))
 
 
@@ -148,11 +153,8 @@ def api_info(state: ShopState, transition: Transition | None = None) -> dict[str
 
 
 def observe(session: Session) -> str:
-    if session.obs_mode == "html":
-        from hiergym.envs.webshop.views import render_content
-
-        return render_content(session.state)
-    return session.state.text_observation()
+    """The session's current observation in its mode: the text page or the main part of the HTML page."""
+    return render_observation(session.state, session.obs_mode)
 
 
 def client_address(request: Request) -> str:
@@ -388,6 +390,7 @@ class RunningServer:
         self.port: int | None = None
 
     def start(self) -> RunningServer:
+        """Start serving and wait until the socket is bound (``port`` then holds the real port)."""
         self._thread.start()
         deadline = time.monotonic() + self.startup_timeout
         while not self._server.started:
@@ -399,9 +402,11 @@ class RunningServer:
 
     @property
     def url(self) -> str:
+        """The base URL clients use, e.g. ``http://127.0.0.1:54321``."""
         return f"http://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Ask uvicorn to exit and wait up to ``timeout`` seconds for the thread."""
         self._server.should_exit = True
         self._thread.join(timeout)
 

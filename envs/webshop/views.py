@@ -54,3 +54,11 @@ def render_page(state: ShopState, **extra: Any) -> str:
 def render_template(name: str, **context: Any) -> str:
     """Any other site template (e.g. the error page)."""
     return _jinja().get_template(name).render(**context)
+
+
+def render_observation(state: ShopState, obs_mode: str) -> str:
+    """What an agent observes in ``obs_mode``: WebShop's compact text page or the page's main HTML.
+
+    The in-process env and the server's API both observe through this, so they cannot differ.
+    """
+    return render_content(state) if obs_mode == "html" else state.text_observation()
