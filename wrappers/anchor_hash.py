@@ -91,11 +91,13 @@ class AnchorHash(gym.Wrapper):
         return digest
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Reset the env and add ``info["anchor"]``."""
         obs, info = self.env.reset(**kwargs)
         info[InfoKeys.ANCHOR] = self._anchor(obs, info)
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Step the env and add ``info["anchor"]``."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         info[InfoKeys.ANCHOR] = self._anchor(obs, info)
         return obs, reward, terminated, truncated, info
@@ -123,11 +125,13 @@ class ParallelAnchorHash:
             info[InfoKeys.ANCHOR] = anchor
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """Reset the env and add the shared anchor to every agent's info."""
         obs, infos = self.env.reset(seed=seed, options=options)
         self._annotate(infos)
         return obs, infos
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """Step the env and add the shared anchor to every agent's info."""
         obs, rewards, terms, truncs, infos = self.env.step(actions)
         self._annotate(infos)
         return obs, rewards, terms, truncs, infos

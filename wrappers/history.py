@@ -61,6 +61,7 @@ class PromptTemplate:
         return cls(**data)
 
     def render(self, task: str, turns: list[tuple[int, str, str]], step: int, observation: str, admissible: list[str]) -> str:
+        """The whole prompt: header with the task, the past turns, then the current observation and admissible actions."""
         parts = [self.header.format(task=task)]
         parts += [self.turn.format(step=s, observation=o, action=a) for s, o, a in turns]
         parts.append(self.current.format(step=step, observation=observation, admissible=", ".join(admissible)))
@@ -103,6 +104,7 @@ class History(gym.Wrapper):
         return prompt if len(prompt) <= self.max_chars else prompt[: self.max_chars]
 
     def reset(self, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+        """Reset the env, forget past turns and return the first prompt."""
         obs, info = self.env.reset(**kwargs)
         self._turns.clear()
         self._task = str(info.get(InfoKeys.TASK) or "")
@@ -112,6 +114,7 @@ class History(gym.Wrapper):
         return self._render(obs, info), info
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Step the env, remember the turn (up to ``k``) and return the next prompt."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self.k:
             shown = info.get(InfoKeys.PARSED_ACTION) or (action if isinstance(action, str) else repr(action))

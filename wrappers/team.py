@@ -85,9 +85,11 @@ class TeamEnv:
 
     @property
     def unwrapped(self) -> Any:
+        """The innermost env, as Gymnasium's ``unwrapped`` (so ``env.unwrapped`` reaches the PettingZoo env)."""
         return getattr(self.env, "unwrapped", self.env)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[TeamObservation, dict[str, Any]]:
+        """Reset the team; the info holds the global state's anchor and ``won``."""
         obs, infos = self.env.reset(seed=seed, options=options)
         self.t = 0
         self.infos = infos
@@ -95,6 +97,7 @@ class TeamEnv:
         return team_obs, {InfoKeys.ANCHOR: _digest(team_obs.state), InfoKeys.WON: False}
 
     def step(self, action: TeamAction | np.ndarray) -> tuple[TeamObservation, float, bool, bool, dict[str, Any]]:
+        """One joint action; the team reward is the mean of the live agents' rewards."""
         actions = action.actions if isinstance(action, TeamAction) else np.asarray(action)
         live = self.env.agents
         joint = {a: int(actions[i]) for i, a in enumerate(self.agents) if a in live}
@@ -139,6 +142,7 @@ class TeamEnv:
         return TeamObservation(out, avail, state)
 
     def close(self) -> None:
+        """Close the wrapped env."""
         self.env.close()
 
 

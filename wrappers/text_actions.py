@@ -45,6 +45,7 @@ class TextActions(gym.Wrapper):
         self.action_space = text_space(LLM_TEXT_MAX_CHARS)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Parse the model's text into a command and step the env with it; malformed text gets the format penalty."""
         parsed = self.parser(action)
         obs, reward, terminated, truncated, info = self.env.step(parsed.action if parsed.format_ok else MALFORMED_COMMAND)
         raw = action if isinstance(action, str) else repr(action)

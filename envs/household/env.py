@@ -115,6 +115,7 @@ class HouseholdEnv(gym.Env[str, str]):
         return self.episode.task
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Sample a room and task with the seeded ``np_random`` and return the room's description and goal."""
         super().reset(seed=seed)
         self.episode = self.generator.sample(self.np_random)
         self.world = World(self.episode.receptacles, self.episode.placement, fixed=self.episode.fixed)
@@ -128,6 +129,7 @@ class HouseholdEnv(gym.Env[str, str]):
         return self._last_obs, self._info(action_flags(format_ok=True, admissible=True, effective=False))
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Apply one text command: step cost, invalid-action penalty and success reward as documented."""
         if self.world is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         command = normalize_command(action)
@@ -158,6 +160,7 @@ class HouseholdEnv(gym.Env[str, str]):
         return expert_plan(self.world, self.task)
 
     def render(self) -> str | None:
+        """The last observation for ``render_mode="ansi"``, else None."""
         return self._last_obs if self.render_mode == "ansi" else None
 
     def _update_subgoals(self) -> None:

@@ -69,11 +69,13 @@ def episode_hash_unit(episode: Episode) -> float:
 
 
 def layout_is_unseen(room: str, counts: dict[str, int]) -> bool:
+    """Whether a room layout belongs to the held-out share kept for unseen-layout evaluation."""
     return hash_unit("layout", room, tuple(sorted(counts.items()))) < UNSEEN_SHARE
 
 
 @functools.lru_cache(maxsize=4096)
 def combo_is_unseen(obj: str, target: str) -> bool:
+    """Whether an (object, target) pair belongs to the held-out share kept for unseen-combination evaluation."""
     return hash_unit("combo", obj, target) < UNSEEN_SHARE
 
 

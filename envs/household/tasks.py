@@ -69,6 +69,7 @@ class Task:
 
     @property
     def placed_needed(self) -> int:
+        """How many objects must end up in the target (two for pick-two tasks, else one)."""
         return TWO_OBJECTS if self.type == "pick_two_obj_and_place" else 1
 
     def won(self, world: World) -> bool:
@@ -94,6 +95,7 @@ def count_placed(world: World, obj: str, target: str | None, state: str | None =
 
 
 def holds(world: World, obj: str) -> bool:
+    """The agent holds an ``obj``-kind object."""
     return world.holding is not None and world.kind[world.holding] == obj
 
 
@@ -108,6 +110,7 @@ def found(world: World, obj: str, exclude_target: str | None = None) -> bool:
 
 
 def treated(world: World, obj: str, state: str) -> bool:
+    """Some ``obj``-kind object is in ``state`` (``clean``, ``hot`` or ``cool``)."""
     return any(o in world.states[state] for o in world.instances.get(obj, ()))
 
 

@@ -157,14 +157,17 @@ class SokobanEnv(gym.Env):
     # ----------------------------------------------------------------- public state
     @property
     def player(self) -> Pos:
+        """The player's ``(row, col)``."""
         return self._player
 
     @property
     def boxes(self) -> frozenset[Pos]:
+        """Cells holding a box now."""
         return frozenset(self._boxes)
 
     @property
     def targets(self) -> frozenset[Pos]:
+        """Target cells of the current level."""
         return self._targets
 
     @property
@@ -183,6 +186,7 @@ class SokobanEnv(gym.Env):
 
     # ----------------------------------------------------------------- gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """A new generated level (or ``options["level"]``, checked and solved) and its first observation."""
         super().reset(seed=seed)
         given = (options or {}).get("level")
         if given is None:
@@ -196,6 +200,7 @@ class SokobanEnv(gym.Env):
         return self._observation(""), self._info()
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Move once (``up``/``down``/``left``/``right``, pushing a box); an unknown command costs the invalid-action penalty."""
         self._steps += 1
         command = normalize_command(action)
         if command not in DELTAS:
@@ -219,6 +224,7 @@ class SokobanEnv(gym.Env):
         return self._observation(message), reward, terminated, truncated, info
 
     def render(self) -> str | np.ndarray | None:
+        """Text (``ansi``), an RGB frame (``rgb_array``) or a pygame window (``human``)."""
         if self.render_mode == "ansi":
             return self._text()
         if self.render_mode == "rgb_array":
@@ -228,6 +234,7 @@ class SokobanEnv(gym.Env):
         return None
 
     def close(self) -> None:
+        """Close the pygame window, if one was opened."""
         if self._window is not None:
             import pygame
 

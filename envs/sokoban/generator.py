@@ -120,6 +120,7 @@ class WalkPlan:
 
     @classmethod
     def draw(cls, rng: np.random.Generator, n_walks: int, n_steps: int) -> list[WalkPlan]:
+        """Plans for ``n_walks`` walks of ``n_steps`` with three array draws, not one draw per step."""
         new_dirs = rng.integers(len(_DIRECTIONS), size=(n_walks, n_steps)).tolist()
         turns = (rng.random((n_walks, n_steps)) < TURN_PROBABILITY).tolist()
         pulls = (rng.random((n_walks, n_steps)) < PULL_PROBABILITY).tolist()

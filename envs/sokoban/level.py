@@ -103,10 +103,12 @@ class Level:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of the grid."""
         return int(self.walls.shape[0]), int(self.walls.shape[1])
 
     @property
     def solved(self) -> bool:
+        """Every box is on a target."""
         return self.boxes == self.targets
 
     def key(self) -> tuple:

@@ -92,12 +92,14 @@ class Canvas:
         self._image = full_frame(kinds) if with_image else None
 
     def set(self, pos: Pos, kind: int) -> None:
+        """Redraw one cell as ``kind`` in the text grid and, when kept, the image."""
         r, c = pos
         self._chars[r][c] = KIND_CHARS[kind]
         if self._image is not None:
             self._image[r * TILE_SIZE : (r + 1) * TILE_SIZE, c * TILE_SIZE : (c + 1) * TILE_SIZE] = tiles()[kind]
 
     def text(self) -> str:
+        """The grid as lines of characters."""
         return "\n".join(map("".join, self._chars))
 
     def image(self) -> np.ndarray:

@@ -158,6 +158,7 @@ class TextWorldEnv(gym.Env[str, str]):
 
     # --- Gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Pick a game with the seeded ``np_random`` (from ``game_files``, or generated and cached) and return its opening text."""
         super().reset(seed=seed)
         self.game_path = self._pick_game()
         self._game = self._load(self.game_path)
@@ -173,6 +174,7 @@ class TextWorldEnv(gym.Env[str, str]):
         return self._last_obs, self._info()
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Send one command; reward is the score change, plus the win bonus, plus the penalty if not admissible."""
         if self._game is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         command = normalize_command(action)
@@ -202,9 +204,11 @@ class TextWorldEnv(gym.Env[str, str]):
         return self._last_obs, float(reward), terminated, truncated, info
 
     def render(self) -> str | None:
+        """The last observation for ``render_mode="ansi"``, else None."""
         return self._last_obs if self.render_mode == "ansi" else None
 
     def close(self) -> None:
+        """Close every loaded game's interpreter and remove the private working directory."""
         with self._private_dir.inside():
             for game in self._loaded.values():
                 game.interpreter.close()

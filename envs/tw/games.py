@@ -52,6 +52,7 @@ class Param:
     int_range: tuple[int, int] | None = None
 
     def check(self, challenge: str, name: str, value: Any) -> Any:
+        """``value`` if ``challenge`` allows it for setting ``name``; else an ``EnvSpecError`` saying what is allowed."""
         if self.choices is not None and value not in self.choices:
             raise EnvSpecError(name, value, f"one of {self.choices} for {challenge}")
         if self.int_range is not None:
@@ -121,6 +122,7 @@ class GameKey:
 
     @classmethod
     def of(cls, challenge: str, params: Mapping[str, Any], seed: int) -> GameKey:
+        """The key of a game: the challenge, its checked settings and the generator seed."""
         settings = challenge_settings(challenge, params)
         name = challenge if challenge.startswith("tw-") else f"tw-{challenge}"
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_TEXTWORLD_SEED:

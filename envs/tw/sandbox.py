@@ -37,6 +37,7 @@ class PrivateDir:
 
     @contextlib.contextmanager
     def inside(self) -> Iterator[Path]:
+        """Run the block with the private directory as working directory (created on first use)."""
         if self._dir is None:  # TemporaryDirectory removes itself when garbage-collected or at exit
             self._dir = tempfile.TemporaryDirectory(prefix=PRIVATE_DIR_PREFIX)
         with _CWD_LOCK:

@@ -133,6 +133,8 @@ def random_baseline(seed: int) -> Callable[[Goal, Any], RandomPolicy]:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """What ``evaluate`` measured over a set of seeds: episode count, success rate, mean final reward and mean length."""
+
     episodes: int
     success_rate: float
     mean_reward: float

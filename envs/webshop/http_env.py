@@ -101,6 +101,7 @@ class WebShopHttpEnv(gym.Env):
         return response.json()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start a task in this env's server session (created on first use, or again if the server dropped it)."""
         from hiergym.envs.webshop.server import goal_from_dict
 
         super().reset(seed=seed)
@@ -119,6 +120,7 @@ class WebShopHttpEnv(gym.Env):
         return self._observe(data["observation"]), self._info(data["info"])
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Send one command to the server and return its transition, as ``WebShopEnv.step`` would."""
         if self.session_id is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         if isinstance(action, bytes):
@@ -151,9 +153,11 @@ class WebShopHttpEnv(gym.Env):
         })
 
     def render(self) -> str | None:
+        """The last observation for ``render_mode="ansi"``, else None."""
         return self._obs if self.render_mode == "ansi" else None
 
     def close(self) -> None:
+        """Delete the server session, close the HTTP client and stop the private server, if any."""
         self._end_session()
         self._client.close()
         if self._server is not None:

@@ -59,6 +59,7 @@ class Goal:
 
     @property
     def option_dict(self) -> dict[str, str]:
+        """The goal's options as ``{kind: value}``."""
         return dict(self.options)
 
 

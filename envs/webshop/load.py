@@ -22,6 +22,8 @@ MAX_CONNECTIONS = 16
 
 @dataclass
 class LoadReport:
+    """What a load run measured: sessions, requests, errors and per-request latencies."""
+
     sessions: int
     requests: int
     errors: list[str] = field(default_factory=list)
@@ -29,10 +31,12 @@ class LoadReport:
     wall_s: float = 0.0
 
     def percentile(self, q: float) -> float:
+        """The ``q``-th percentile request latency in milliseconds (NaN with no requests)."""
         xs = sorted(self.latencies_ms)
         return xs[min(len(xs) - 1, int(q / 100 * len(xs)))] if xs else float("nan")
 
     def summary(self) -> str:
+        """One line with throughput, p50/p99 latency and the error count, for logs and docs."""
         return (
             f"{self.sessions} sessions, {self.requests} requests in {self.wall_s:.1f}s "
             f"({self.requests / max(self.wall_s, 1e-9):.0f} req/s), p50 {self.percentile(50):.1f} ms, "
@@ -106,6 +110,7 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
+        """The base URL of the server process (127.0.0.1 on its free port)."""
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> ServerProcess:

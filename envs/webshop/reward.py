@@ -57,6 +57,7 @@ class RewardBreakdown:
 
     @property
     def won(self) -> bool:
+        """True when the reward is 1 (up to float rounding): the instruction was met in full."""
         return self.reward >= 1.0 - WIN_TOLERANCE
 
 
@@ -77,6 +78,7 @@ def type_match(goal_type: str, goal_category: str, product_type: str, product_ca
 
 
 def attribute_matches(attribute: str, product: Product) -> bool:
+    """Whether ``product`` has ``attribute``, as one of its attributes or in its title."""
     return attribute in product.attributes or attribute in product.title.lower()
 
 

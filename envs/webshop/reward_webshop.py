@@ -98,6 +98,7 @@ def title_nouns(title: str) -> list[str]:
 
 
 def category_path(product_category: str, product_type: str) -> tuple[str, str, str]:
+    """WebShop's (department, category, product type) path of a product, which ``type_reward`` compares level by level."""
     return DEPARTMENTS.get(product_category, product_category), product_category, product_type
 
 
@@ -127,6 +128,7 @@ def type_reward(goal: Goal, goal_title: str, product: Product) -> float:
 
 
 def attribute_matches(goal_attributes: Sequence[str], product: Product) -> int:
+    """How many goal attributes ``product`` has, fuzzily (score > 85) or as text in its title, features or description."""
     matched = 0
     for wanted in goal_attributes:
         if any(fuzzy_score(have, wanted) > FUZZY_THRESHOLD for have in product.attributes) or _in_text(wanted, product):
@@ -135,6 +137,7 @@ def attribute_matches(goal_attributes: Sequence[str], product: Product) -> int:
 
 
 def option_matches(goal_values: Sequence[str], product: Product, selected: Mapping[str, str]) -> int:
+    """How many selected options match a goal option value (exactly for size, fuzzily otherwise) or appear in the product text."""
     goal_values = [normalize_color(v) for v in goal_values]
     matched = 0
     for kind, value in selected.items():

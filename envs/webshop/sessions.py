@@ -136,6 +136,7 @@ class SessionStore:
         return session
 
     def delete(self, sid: str) -> bool:
+        """Drop session ``sid`` and free its client's slot; False when there was no such session."""
         with self._lock:
             session = self._sessions.pop(sid, None)
             if session is not None:

@@ -89,14 +89,17 @@ class ShopState:
     # --- what can be done here -------------------------------------------------------
     @property
     def done(self) -> bool:
+        """True once the product has been bought (the episode terminates)."""
         return self.page == PAGE_BOUGHT
 
     @property
     def truncated(self) -> bool:
+        """True when the step budget is used up without a purchase."""
         return self.max_steps is not None and self.steps >= self.max_steps and not self.done
 
     @property
     def num_result_pages(self) -> int:
+        """Pages of search results (at least 1, so an empty search still has a page to show)."""
         return max(1, -(-len(self.results) // RESULTS_PER_PAGE))
 
     def page_products(self) -> list[Product]:

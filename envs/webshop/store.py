@@ -205,6 +205,7 @@ class ProductStore:
         return cls(conn)
 
     def close(self) -> None:
+        """Close the SQLite connection."""
         self._conn.close()
 
     def search(self, query: str | bytes, limit: int = MAX_RESULTS) -> list[str]:
