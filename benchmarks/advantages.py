@@ -26,7 +26,7 @@ from hiergym.algos import gigpo_advantages
 from hiergym.algos.segments import factorize
 
 
-def _zscores(values_by_key: dict, normalize_std: bool, eps: float) -> dict:
+def _zscores(values_by_key: dict, normalize_std: bool) -> dict:
     """Per key: (mean, std, degenerate) of its list of values, std with ddof=1."""
     stats = {}
     for key, values in values_by_key.items():
@@ -39,6 +39,7 @@ def _zscores(values_by_key: dict, normalize_std: bool, eps: float) -> dict:
 
 
 def _z(x: float, stat: tuple, eps: float) -> float:
+    """The z-score of ``x`` under ``stat`` from ``_zscores`` (0 in a degenerate group)."""
     mean, std, degenerate = stat
     if degenerate:
         return 0.0
@@ -65,7 +66,7 @@ def gigpo_loop_reference(
     returns_by_group: dict = defaultdict(list)
     for ep, rows in rows_of_episode.items():
         returns_by_group[group_ids[rows[0]]].append(episode_return[ep])
-    group_stats = _zscores(returns_by_group, normalize_std, eps)
+    group_stats = _zscores(returns_by_group, normalize_std)
     # Step level: discounted return-to-go, grouped by (task group, anchor).
     return_to_go = [0.0] * len(rewards)
     for rows in rows_of_episode.values():
@@ -76,7 +77,7 @@ def gigpo_loop_reference(
     rtg_by_step_group: dict = defaultdict(list)
     for i in range(len(rewards)):
         rtg_by_step_group[(group_ids[i], anchors[i])].append(return_to_go[i])
-    step_stats = _zscores(rtg_by_step_group, normalize_std, eps)
+    step_stats = _zscores(rtg_by_step_group, normalize_std)
     out = []
     for i, ep in enumerate(episode_ids):
         a_episode = _z(episode_return[ep], group_stats[group_ids[i]], eps)
@@ -114,6 +115,7 @@ def _best_times(fn, repeats: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    """Time both implementations on each size with string and integer keys and fail on any mismatch."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)
@@ -131,8 +133,8 @@ def main() -> None:
             as_lists = tuple(x.tolist() for x in arrays)
             ours = gigpo_advantages(*arrays)
             same = np.allclose(ours, gigpo_loop_reference(*as_lists), rtol=1e-9, atol=1e-9)
-            (w_ours, c_ours) = _best_times(lambda: gigpo_advantages(*arrays), args.repeats)
-            (w_ref, c_ref) = _best_times(lambda: gigpo_loop_reference(*as_lists), args.repeats)
+            w_ours, c_ours = _best_times(lambda: gigpo_advantages(*arrays), args.repeats)
+            w_ref, c_ref = _best_times(lambda: gigpo_loop_reference(*as_lists), args.repeats)
             n_episodes = int(episode_ids[-1]) + 1
             print(
                 f"| {n:,} | {n_episodes:,} | {label} | {w_ours:.3f} / {c_ours:.3f} | {w_ref:.3f} / {c_ref:.3f} "
@@ -140,6 +142,7 @@ def main() -> None:
             )
             if not same:
                 raise SystemExit(f"mismatch at {n} turns ({label} keys)")
+
 
 if __name__ == "__main__":
     main()
