@@ -174,14 +174,23 @@ def asin_for(index: int, seed: int) -> str:
     return "B" + "".join(reversed(chars))
 
 
+def stable_int(key: str) -> int:
+    """A 64-bit number from the blake2b digest of ``key``: the same in every process (``hash()`` is salted)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+
+
+def seeded_rng(key: str) -> random.Random:
+    """A ``random.Random`` seeded from ``stable_int(key)``: the catalogue and the goals draw from these."""
+    return random.Random(stable_int(key))
+
+
 @functools.lru_cache(maxsize=64)
 def _asin_offset(seed: int) -> int:
-    return int.from_bytes(hashlib.blake2b(f"asin:{seed}".encode(), digest_size=8).digest(), "big")
+    return stable_int(f"asin:{seed}")
 
 
 def _rng(seed: int) -> random.Random:
-    digest = hashlib.blake2b(f"webshop-catalogue:{CATALOGUE_VERSION}:{seed}".encode(), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+    return seeded_rng(f"webshop-catalogue:{CATALOGUE_VERSION}:{seed}")
 
 
 def _price(rng: random.Random, low: float, high: float) -> float:

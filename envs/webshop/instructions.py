@@ -9,12 +9,11 @@ so the in-process env and the web site agree on task ``k``.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from dataclasses import dataclass
 
-from hiergym.envs.webshop.catalogue import Product
+from hiergym.envs.webshop.catalogue import Product, seeded_rng
 from hiergym.envs.webshop.store import ProductStore
 
 MAX_GOAL_ATTRIBUTES = 3
@@ -64,8 +63,7 @@ class Goal:
 
 
 def _task_rng(task_id: int, store_seed: int) -> random.Random:
-    digest = hashlib.blake2b(f"webshop-goal:{store_seed}:{task_id}".encode(), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+    return seeded_rng(f"webshop-goal:{store_seed}:{task_id}")
 
 
 def price_bound(price: float, slack: float) -> float:
