@@ -7,7 +7,7 @@ planner tokens the plan's relative return (macro) and the executor tokens the se
 advantage (micro). Both roles are first warm-started on the solver: the env's subgoals in the order
 the solver reaches them are the blueprint demonstration, its actions the executor's.
 
-    python examples/hierarchical_blueprint.py                 # small: ~1-2 CPU minutes
+    python examples/hierarchical_blueprint.py                 # small: ~35 CPU-seconds (measured; wall time grows with load)
     python examples/hierarchical_blueprint.py --iterations 40 --warm-start-steps 300 --two-models --schedule co-evolution
 
 Same run from the command line:

@@ -6,7 +6,7 @@ The generation is split at the end of its switch/subgoal part into a planner rec
 record, so HRPO trains the decision to switch and the subgoal text with the macro advantage and the
 action with the micro advantage. One shared model plays both parts.
 
-    python examples/hierarchical_switch.py                    # small: ~1-2 CPU minutes
+    python examples/hierarchical_switch.py                    # small: ~26 CPU-seconds (measured; wall time grows with load)
     python examples/hierarchical_switch.py --iterations 40 --warm-start-steps 300
 
 Same run from the command line:
