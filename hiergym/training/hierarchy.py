@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
@@ -165,6 +166,10 @@ def _demo_episode(config: TrainConfig, agent: HierarchicalAgent, make_env: Calla
             break
     env.close()
     blueprint, per_step = expert_segments([s[2] for s in steps], achieved_after, subgoals, task or TASK_FALLBACK)
+    longest = max((sum(1 for _ in group) for _, group in itertools.groupby(per_step)), default=0)
+    if longest > agent.config.max_segment_steps:
+        logger.warning("seed %d: the solver spends %d steps on one subgoal, more than max_segment_steps=%d; rollouts cut such a "
+                       "segment at k, so its later demonstration steps show a subgoal the agent would have left", seed, longest, agent.config.max_segment_steps)
     traj = Trajectory(group_id=group_id_of(env_id, seed), env_id=env_id, seed=seed, meta={"blueprint": blueprint})
     history: list[tuple[str, str]] = []
     tok = agent.backend.tokenizer

@@ -76,8 +76,8 @@ class TrainLoop:
         self.run = RunDir(config.out, config, resume=config.resume, tensorboard=config.tensorboard)
         seed_everything(config.seed)
         self.make_env = TextEnvMaker.from_config(config.env)
-        if config.hierarchical:  # the agent names its subgoals; SubgoalHooks adopts, checks and records them
-            self.make_env = replace(self.make_env, subgoals="proposed")
+        if config.hierarchical:  # the agent names its subgoals; SubgoalHooks adopts, checks, cuts at k and records them
+            self.make_env = replace(self.make_env, subgoals="proposed", subgoal_max_steps=self.make_env.subgoal_max_steps or config.hierarchy.max_segment_steps)
         self.backend = build_backend(config, self.run.path, self.make_env)
         self.device = self.backend.device
         self.planner_backend = build_planner_backend(config, self.run.path) if config.hierarchical and config.hierarchy.two_models else None

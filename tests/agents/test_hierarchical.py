@@ -226,6 +226,15 @@ def test_switch_mode_opens_segments_on_switch_and_records_both_roles():
     assert all([g.role for g in t.generations] == [PLANNER, EXECUTOR] for t in traj.turns)
 
 
+def test_switch_mode_segments_are_cut_at_k_by_the_env_stack():
+    """Switch mode has no agent-side cut: SubgoalHooks(max_segment_steps=k) ends a segment the model never switches out of."""
+    answer = lambda role, prompt: "<switch>KEEP</switch><subgoal>dance</subgoal><action>look</action>"  # noqa: E731
+    maker = TextEnvMaker(max_episode_steps=7, subgoals="proposed", subgoal_max_steps=3)
+    with Collector(maker, HierarchicalAgent(ScriptedBackend(answer), config=HierarchyConfig(mode="switch")), num_slots=1, on_episode=maker.episode_hooks()) as c:
+        (traj,), _ = c.collect([(ENV, SEED)], 1, stream=7)
+    assert [(s.subgoal, s.start, s.end) for s in traj.segments] == [("dance", 0, 3), ("dance", 3, 6), ("dance", 6, 7)]
+
+
 # --- a real tiny model ------------------------------------------------------------------------------
 
 

@@ -113,6 +113,8 @@ def test_shared_model_co_evolution_trains_only_the_active_roles_tokens(tmp_path)
     try:
         loop._build_trainers()
         assert loop.planner_trainer is None and loop.agent.shared
+        # the env stack adopts the agent's subgoals and cuts a segment at k in both modes
+        assert (loop.make_env.subgoals, loop.make_env.subgoal_max_steps) == ("proposed", cfg.hierarchy.max_segment_steps)
         trajs, _ = loop.collector.collect(cfg.train_tasks(0), cfg.group_size, stream=run_stream(cfg.seed, "train", 0))
         adv = compute_advantages(trajs, cfg.algo.hrpo)
         roles_by_iteration = {}
