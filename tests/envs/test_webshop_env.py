@@ -173,6 +173,23 @@ def test_html_mode_escapes_and_fits_the_space(cache):
     e.close()
 
 
+def test_site_pages_share_one_layout(env):
+    # The shop, start and error pages extend one base template: same head (but the title), same brand header.
+    from hiergym.envs.webshop.views import render_content, render_page, render_template
+
+    env.reset(seed=0)
+    pages = [
+        render_page(env.shop, csrf="t"),
+        render_template("start.html", task=None, replacing=False, csrf="t"),
+        render_template("error.html", status=404, detail="no <such> page"),
+    ]
+    heads = [re.sub(r"<title>.*?</title>", "", re.search(r"<head>.*?</head>", p, re.S).group(0)) for p in pages]
+    assert heads[0] == heads[1] == heads[2] and 'name="viewport"' in heads[0]
+    assert all('<header><a href="/" class="brand">hiergym&nbsp;WebShop</a>' in p for p in pages)
+    assert "<title>hiergym WebShop: 404</title>" in pages[2] and "no &lt;such&gt; page" in pages[2]
+    assert 'name="csrf" value="t"' in pages[0] and 'name="csrf"' not in render_content(env.shop)  # the env observes no token
+
+
 def test_render_ansi(cache):
     e = WebShopEnv(cache_dir=cache, render_mode="ansi")
     obs, _ = e.reset(seed=0)
