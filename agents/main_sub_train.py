@@ -161,7 +161,7 @@ def records_to_batch(records: Sequence[Mapping[str, Any]], topic: str, config: M
     trajs = [Trajectory.from_dict(d) for r in records for d in r["data"]["trajectories"]]
     correct = {k: v for r in records for k, v in r["data"]["parent_correct"].items()}
     query = {k: v for r in records for k, v in r["data"]["parent_query"].items()}
-    part = sub_part(trajs, correct, query, config, seed=seed)
+    part = sub_part(trajs, correct, query, config, seed=seed, sub_names=[topic.removeprefix("sub:")])
     return LearnerBatch(part.trajectories, part.advantages, part.stats())
 
 

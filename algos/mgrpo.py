@@ -282,12 +282,14 @@ def sub_part(
     config: MGRPOConfig,
     *,
     seed: int = 0,
+    sub_names: Sequence[str] = (),
 ) -> SubPart:
     """R^sub, A^sub of every sub-agent call, then the aligned rows (``max_sub_calls`` per rollout and sub-agent).
 
     ``parent_correct`` / ``parent_query``: every main rollout of the batch by id (also those that made
     no call, so they can borrow), as :meth:`MainPart.correct_by_rollout` gives them; in a decoupled
-    run they arrive through the shared store. A call whose parent is unknown raises.
+    run they arrive through the shared store. A call whose parent is unknown raises. ``sub_names``:
+    sub-agents to align (and log) even when they made no call in this batch.
     """
     parents = [str(t.meta.get(PARENT)) for t in trajectories]
     missing = sorted({p for p in parents if p not in parent_correct})
@@ -307,7 +309,7 @@ def sub_part(
     rows: list[Trajectory] = []
     row_adv: list[np.ndarray] = []
     alignment: dict[str, Alignment] = {}
-    for name in sorted(set(names)):
+    for name in sorted({*names, *sub_names}):
         members = np.flatnonzero(np.asarray(names, dtype=object) == name)
         a = align_calls([rollout_code[parents[i]] for i in members], rollout_queries, config.max_sub_calls, seed=rng)
         alignment[name] = a

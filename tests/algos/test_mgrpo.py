@@ -148,3 +148,12 @@ def test_config_rejects_bad_values(field, value):
 def test_config_rejects_constant_rewards():
     with pytest.raises(ConfigError, match="main_correct_weight"):
         MGRPOConfig(main_format_weight=0.0, main_correct_weight=0.0)
+
+
+def test_a_sub_agent_without_calls_still_gets_an_alignment_log():
+    from hiergym.algos.mgrpo import sub_part
+
+    part = sub_part([], {"q/0": 1.0, "q/1": 0.0}, {"q/0": "q", "q/1": "q"}, MGRPOConfig(group_size=2), sub_names=["searcher"])
+    a = part.alignment["searcher"]
+    assert a.index.size == 0 and a.empty_rollouts == 2
+    assert part.stats()["mgrpo/align/searcher/empty_rollouts"] == 2.0 and part.trajectories == []
