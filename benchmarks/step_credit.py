@@ -288,7 +288,7 @@ def main() -> None:
     for name, r in results.items():
         logging.info("%s: %s", name, r)
     keys = TABLE_COLUMNS
-    model = f"tiny LM from {args.model}" if args.model else f"tiny LM warm start {args.warm_start_steps} steps on {args.warm_start_episodes} demonstrations"
+    model = "no LM" if not args.lm_settings else f"tiny LM from {args.model}" if args.model else f"tiny LM warm start {args.warm_start_steps} steps on {args.warm_start_episodes} demonstrations"
     lines = [f"commit {commit}; seed {args.seed}; {args.tasks} tasks x {args.group_size} rollouts; {model}",
              "| " + " | ".join(["setting, policy", *keys]) + " |", "|" + " --- |" * (len(keys) + 1)]
     lines += ["| " + " | ".join([name, *(_cell(r.get(k)) for k in keys)]) + " |" for name, r in results.items()]
