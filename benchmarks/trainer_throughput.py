@@ -160,8 +160,14 @@ def run_trl(args: argparse.Namespace) -> dict:
 
 
 # --- the multi-turn Sokoban loop's time split --------------------------------------------------
-def sokoban_split(args: argparse.Namespace) -> str:
-    """Seconds per iteration of the demo's RL loop (no warm start) by phase, from timers around its parts."""
+def sokoban_split(args: argparse.Namespace, *, shared_prefix: bool = False) -> str:
+    """CPU seconds per iteration of the demo's RL loop (no warm start) by phase, from timers around its parts.
+
+    CPU time of this process (``time.process_time``), not wall time: on a shared machine other jobs'
+    load changes wall time by several times between runs, CPU time hardly.
+    """
+    import dataclasses
+    import warnings
     from collections import defaultdict
 
     import torch
@@ -171,36 +177,34 @@ def sokoban_split(args: argparse.Namespace) -> str:
     from hiergym.training.loop import TrainLoop
 
     torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", message=re.escape("Seems like `optimizer.step()` has been overridden"))  # our timer wraps it
     spent: dict[str, float] = defaultdict(float)
     counts: dict[str, float] = defaultdict(float)
 
     def timed(name, fn):
         def wrapper(*a, **k):
-            start = time.perf_counter()
+            start = time.process_time()
             try:
                 return fn(*a, **k)
             finally:
-                spent[name] += time.perf_counter() - start
+                spent[name] += time.process_time() - start
         return wrapper
 
     with tempfile.TemporaryDirectory() as tmp:
         demo = DemoConfig(iterations=args.split_iterations + 1, warm_start_steps=0, eval_every=10**6, eval_episodes=8, progress=False, out=Path(tmp) / "run")
-        loop = TrainLoop(demo.to_train_config())
+        config = demo.to_train_config()
+        loop = TrainLoop(dataclasses.replace(config, trainer=dataclasses.replace(config.trainer, shared_prefix=shared_prefix)))
         loop.trainer = loop._build_trainer()
         collect = loop.collector.collect
 
         def collect_split(*a, **k):
-            start = time.perf_counter()
             trajs, stats = collect(*a, **k)
-            wall = time.perf_counter() - start
-            spent["generation (backend.generate)"] += stats.model_s
-            spent["env steps"] += stats.env_s
-            spent["collector bookkeeping"] += wall - stats.model_s - stats.env_s
             counts["env steps"] += stats.env_steps
             counts["generated tokens"] += stats.generated_tokens
             return trajs, stats
 
-        loop.collector.collect = collect_split
+        loop.collector.collect = timed("collect", collect_split)
+        loop.backend.generate = timed("generation (backend.generate)", loop.backend.generate)  # the agent calls the instance attribute
         loop._advantages = timed("advantages", loop._advantages)
         loop._diagnostics = timed("signal diagnostics", loop._diagnostics)
         algos.build_batch = timed("build_batch (padding)", algos.build_batch)
@@ -213,22 +217,24 @@ def sokoban_split(args: argparse.Namespace) -> str:
         loop.iteration(0)  # warm-up, with the iteration-0 evaluation: not counted
         spent.clear()
         counts.clear()
-        start = time.perf_counter()
+        start, wall_start = time.process_time(), time.perf_counter()
         for it in range(1, args.split_iterations + 1):
             loop.iteration(it)
-        wall = time.perf_counter() - start
+        total, wall = time.process_time() - start, time.perf_counter() - wall_start
         loop.collector.close()
         loop.run.close()
     step = spent.pop("trainer.step")
     spent["training forward + backward"] = step - spent["no-grad forwards (old + reference log-probs)"] - spent["optimiser step"]
-    spent["other"] = wall - sum(spent.values())
+    spent["env steps + collector bookkeeping"] = spent.pop("collect") - spent["generation (backend.generate)"]
+    spent["other"] = total - sum(spent.values())
     n = args.split_iterations
-    lines = [f"Sokoban 6x6 demo loop without warm start (random tiny policy: episodes mostly run to the 12-step limit), "
-             f"{n} iterations timed after one warm-up; per iteration: {counts['env steps'] / n:.0f} env steps, "
-             f"{counts['generated tokens'] / n:.0f} generated tokens; {wall / n:.2f} s per iteration.", "",
-             "| phase | s / iteration | share |", "|---|---|---|"]
+    lines = [f"TrainerConfig.shared_prefix={shared_prefix}. Sokoban 6x6 demo loop without warm start (random tiny policy: episodes "
+             f"mostly run to the 12-step limit), {n} iterations timed after one warm-up; per iteration: {counts['env steps'] / n:.0f} env steps, "
+             f"{counts['generated tokens'] / n:.0f} generated tokens; {total / n:.2f} CPU-s per iteration "
+             f"({wall / n:.1f} s wall at load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs).", "",
+             "| phase | CPU-s / iteration | share |", "|---|---|---|"]
     for name, s in sorted(spent.items(), key=lambda kv: -kv[1]):
-        lines.append(f"| {name} | {s / n:.3f} | {s / wall:.1%} |")
+        lines.append(f"| {name} | {s / n:.3f} | {s / total:.1%} |")
     return "\n".join(lines)
 
 
@@ -296,7 +302,7 @@ def main() -> None:
         args.json.write_text(json.dumps(result))
         return
     if args.sokoban_split:
-        md = sokoban_split(args)
+        md = "\n\n".join(sokoban_split(args, shared_prefix=s) for s in (False, True))
         print(md)
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
