@@ -41,7 +41,7 @@ from step_credit import SETTINGS, train_config, warm_start_once
 ALGOS = ("gigpo", "grpo")
 MEAN_COLUMNS = (
     "gigpo/step_grouped_share", "gigpo/step_group_size_mean", "gigpo/step_adv_std", "gigpo/episode_adv_std",
-    "signal/groups_same_return", "signal/groups_zero_advantage", "signal/turns_zero_advantage",
+    "signal/groups_same_return", "signal/groups_failed_all", "signal/groups_solved_all", "signal/groups_zero_advantage", "signal/turns_zero_advantage",
     "success", "length", "format_ok", "train/approx_kl", "train/entropy",
 )
 """metrics.csv columns averaged over a run's RL iterations (the gigpo/* ones exist in GiGPO runs only)."""
@@ -99,6 +99,7 @@ def finished_records(args: argparse.Namespace) -> list[dict[str, Any]]:
             for algo, path in runs.items():
                 run = json.loads(path.read_text())
                 run["curve"] = {int(k): v for k, v in run["curve"].items()}
+                run["means"] = run_means(path.parent)  # today's MEAN_COLUMNS
                 record[algo] = run
             records.append(record)
     return records
