@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--out", default="benchmarks/results/marl")
     parser.add_argument("--first-seed", type=int, default=0, help="> 0 adds seeds to an existing OUT/runs.jsonl")
+    parser.add_argument("--append", action="store_true", help="add these runs to an existing OUT/runs.jsonl (e.g. more arms)")
     parser.add_argument("--summarise-only", action="store_true", help="re-read OUT/runs.jsonl (e.g. after a stopped run)")
     parser.add_argument("--paired-against", default="", choices=("", *ALGOS), help="also report per-seed differences to this arm")
     args = parser.parse_args()
@@ -231,7 +232,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "runs.jsonl"
     if not args.summarise_only:
-        if args.first_seed == 0:
+        if args.first_seed == 0 and not args.append:
             log.write_text("")
         seeds = range(args.first_seed, args.first_seed + args.seeds)
         jobs = [(e, a, s, args.steps, str(out), args.train_steps) for s in seeds for e in args.envs for a in args.algos]
