@@ -94,3 +94,49 @@ def test_config_errors():
         MainSubTrainConfig(token_budget=0)
     with pytest.raises(ConfigError, match="iterations"):
         MainSubTrainConfig(iterations=0)
+
+
+class RecordingTrainer:
+    def __init__(self):
+        self.batches = []
+
+    def step(self, batch):
+        self.batches.append(batch)
+        return {"pg_loss": 0.0}
+
+
+def test_sub_learner_in_another_thread_restarts_and_resumes_from_its_last_ack():
+    import threading
+
+    from hiergym.agents.main_sub import MainSubAgents
+    from hiergym.agents.main_sub_train import Learner
+    from hiergym.collector import Collector
+
+    backend = ScriptedBackend(coin_rule)
+    store = QueueStore()
+    cfg = MGRPOConfig(group_size=2, max_sub_calls=1)
+    with Collector(lambda _: CapitalQA(), MainSubAgents(backend, backend, tools=fake_tools()), num_slots=4) as c:
+        for it in range(2):
+            trajs, _ = c.collect([("qa", 2 * it), ("qa", 2 * it + 1)], 2, stream=it)
+            mains, subs = split_rollouts(trajs)
+            publish(store, it, mains, subs, cfg, ["searcher"])
+    topic = "sub:searcher"
+    first = Learner(store, [topic], RecordingTrainer(), 0, cfg, name="sub-0")
+    got = first.consumers[topic].get(max_records=2)  # received iteration 0, crashed before training and acking
+    assert [d.id for d in got] == ["0/qa#0", "0/qa#1"]
+    results = {}
+
+    def restarted():
+        learner = Learner(store, [topic], RecordingTrainer(), 0, cfg, name="sub-0")  # same name: a restart
+        results["redelivered"] = learner.consumers[topic].redelivered
+        results["stats"] = [learner.step({topic: 2}, seed=k) for k in range(2)]
+        results["batches"] = learner.trainer.batches
+
+    thread = threading.Thread(target=restarted)
+    thread.start()
+    thread.join(timeout=60)
+    assert results["redelivered"] == 2
+    # 4 rollouts x D_max 1 calls per iteration; the searcher answers right in 2 turns (even rows) or wrong in 1: 6 generation rows
+    assert [len(b) for b in results["batches"]] == [6, 6]
+    assert all(set(b.role) == {"sub:searcher"} for b in results["batches"])
+    assert store.stats(topic, f"learner:{topic}") == {"records": 4, "acked": 4, "in_flight": 0, "pending": 0}
