@@ -10,8 +10,11 @@ over seeds with a 95% percentile-bootstrap CI, and the IQM and CI of the per-see
 difference GiGPO - GRPO; plus, from the GiGPO runs' ``metrics.csv``, the step-group numbers that
 say how much step credit there was to give (``gigpo/step_grouped_share``, ...).
 
-    python benchmarks/gigpo_vs_grpo.py --setting sokoban-8x8 --seeds 5 --jobs 2 \
+    python benchmarks/gigpo_vs_grpo.py --setting sokoban-8x8 --seeds 5 --jobs 5 \
         --results benchmarks/results/gigpo_vs_grpo
+
+(the defaults are the run in docs/step-credit.md: 400 warm-start steps, 15 iterations x 4 tasks x 8
+rollouts, 256 held-out episodes; about 7 CPU-minutes a seed).
 
 Settings come from ``benchmarks/step_credit.py`` (``SETTINGS``). Finished runs are read back, so
 an interrupted benchmark continues where it stopped; ``--report-only`` reports the seeds that are done.
@@ -196,10 +199,10 @@ def main() -> None:
     p.add_argument("--setting", default="sokoban-8x8", choices=list(SETTINGS))
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--iterations", type=int, default=15)
     p.add_argument("--tasks", type=int, default=4, help="task groups per iteration")
     p.add_argument("--group-size", type=int, default=8, help="rollouts per task")
-    p.add_argument("--warm-start-steps", type=int, default=600)
+    p.add_argument("--warm-start-steps", type=int, default=400)
     p.add_argument("--warm-start-episodes", type=int, default=2000)
     p.add_argument("--eval-episodes", type=int, default=256)
     p.add_argument("--jobs", type=int, default=1, help="seeds run in parallel (one process and one torch thread each)")
