@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stats import bootstrap_ci, iqm  # noqa: E402  (benchmarks/stats.py)
 
 from hiergym.agents.backend import SamplingParams  # noqa: E402
-from hiergym.agents.main_sub_train import MainSubTrainConfig, MainSubTrainer  # noqa: E402
+from hiergym.training.main_sub import MainSubTrainConfig, MainSubTrainer  # noqa: E402
 from hiergym.agents.tiny import TinyModelSpec  # noqa: E402
 from hiergym.algos.configs import TrainerConfig  # noqa: E402
 from hiergym.algos.mgrpo import MGRPOConfig  # noqa: E402

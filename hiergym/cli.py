@@ -54,7 +54,7 @@ def train_command(config: Annotated[TrainConfig, tyro.conf.arg(name="")] = Train
 
 
 TRAIN_COMMANDS: dict[str, Callable[..., Any]] = {}
-"""``hiergym train <kind>``: ``llm`` (token algorithms) and ``marl`` (value-based multi-agent)."""
+"""``hiergym train <kind>``: ``llm`` (token algorithms), ``marl`` (value-based multi-agent), ``main-sub`` (M-GRPO)."""
 
 from hiergym.demo import demo_command  # noqa: E402  (light: no torch at import)
 
@@ -73,6 +73,15 @@ def _train_marl_command() -> Callable[..., Any]:
 TRAIN_COMMANDS["marl"] = _train_marl_command()
 
 
+def _train_main_sub_command() -> Callable[..., Any]:
+    from hiergym.training.main_sub_command import train_main_sub_command  # light: configs only; torch loads when it runs
+
+    return train_main_sub_command
+
+
+TRAIN_COMMANDS["main-sub"] = _train_main_sub_command()
+
+
 def serve_webshop(host: str = "127.0.0.1", port: int = 3000, num_products: int = 1000, catalogue_seed: int = 0) -> None:
     """Serve the WebShop site and JSON API (open http://HOST:PORT in a browser); Ctrl-C stops it."""
     import logging
@@ -89,7 +98,7 @@ def serve_webshop(host: str = "127.0.0.1", port: int = 3000, num_products: int =
 SERVE_COMMANDS["webshop"] = serve_webshop
 
 GROUP_HELP: dict[str, str] = {
-    "train": "Train an agent: a text-env LLM policy (GiGPO/GRPO) or multi-agent values (IQL/VDN/QMIX)",
+    "train": "Train an agent: a text-env LLM policy (GiGPO/GRPO), multi-agent values (IQL/VDN/QMIX) or a main agent with sub-agents (M-GRPO)",
     "serve": "Serve a text env as a website with a JSON API",
 }
 """One line per command group for the top-level help (its subcommands are appended)."""

@@ -6,7 +6,7 @@ import hiergym
 from hiergym.agents.llm_agent import LLMAgent
 from hiergym.agents.main_sub import MainSubAgents, split_rollouts
 from hiergym.agents.main_sub_expert import MultiHopExpert
-from hiergym.agents.main_sub_train import multihop_tools
+from hiergym.training.main_sub import multihop_tools
 from hiergym.collector import Collector
 from hiergym.wrappers import AnchorHash, History, TextActions
 

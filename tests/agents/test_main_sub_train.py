@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hiergym.agents.main_sub_train import MainSubTrainConfig, MainSubTrainer, publish, records_to_batch
+from hiergym.training.main_sub import MainSubTrainConfig, MainSubTrainer, publish, records_to_batch
 from hiergym.agents.main_sub import split_rollouts
 from hiergym.agents.tiny import TinyModelSpec
 from hiergym.algos.mgrpo import MGRPOConfig, mgrpo_advantages
@@ -109,7 +109,7 @@ def test_sub_learner_in_another_thread_restarts_and_resumes_from_its_last_ack():
     import threading
 
     from hiergym.agents.main_sub import MainSubAgents
-    from hiergym.agents.main_sub_train import Learner
+    from hiergym.training.main_sub import Learner
     from hiergym.collector import Collector
 
     backend = ScriptedBackend(coin_rule)

@@ -14,8 +14,8 @@ with no sub-agents; its advantage is GRPO on the same main reward (a1*format + a
 two arms differ only by the sub-agents. Runs stop at ``iterations`` or once ``token_budget``
 generated tokens (main and sub-agent responses) are spent, whichever comes first.
 
-Command line: ``python -m hiergym.agents.main_sub_train --help`` (the ``hiergym train`` CLI does not
-route here yet). No checkpoint/resume: a run is short and restarts from scratch.
+Command line: ``hiergym train main-sub --help`` (or ``python -m hiergym.training.main_sub``, the same
+flags and ``--config-file``). No checkpoint/resume: a run is short and restarts from scratch.
 """
 
 from __future__ import annotations
@@ -442,12 +442,12 @@ def train_main_sub(config: MainSubTrainConfig, **kwargs: Any) -> RunResult:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    import tyro
+    """``python -m hiergym.training.main_sub``: ``hiergym train main-sub`` (same flags, ``--config-file``, one-line errors)."""
+    import sys
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = tyro.cli(MainSubTrainConfig, args=argv)
-    result = train_main_sub(cfg)
-    print(json.dumps({"iterations": result.iterations, "tokens": result.tokens, "eval_curve": result.eval_curve}))
+    from hiergym.cli import main as cli_main
+
+    cli_main(["train", "main-sub", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
