@@ -9,6 +9,7 @@ One module per job:
 - ``hierarchy``: the hierarchical agent in a run (co-evolution schedule, metrics, demonstrations for both roles);
 - ``loop``: ``TrainLoop`` / ``train`` (collect -> advantages -> trainer step -> run dir);
 - ``config_files``: TOML/YAML/JSON config files and flag merging, for every training command.
+- ``main_sub``: a main agent with sub-agents by M-GRPO (``hiergym train main-sub``; imported on use, not here).
 
 Importing this package loads no torch; the loop loads it when it runs.
 """
