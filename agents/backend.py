@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from hiergym.error import ConfigError
 from hiergym.types import Generation
@@ -67,3 +68,19 @@ class Backend(Protocol):
     ) -> list[Generation]:
         """One ``Generation`` per prompt, in order; with ``seeds``, row i samples from its own stream ``seeds[i]``."""
         ...
+
+
+def require_model_dir(path: str | Path) -> Path:
+    """``path`` as a Path if it is a saved model directory (``config.json`` inside), else a ConfigError naming it."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ConfigError("model_path", str(path), "a local directory holding config.json, weights and tokenizer files (save_pretrained)")
+    return path
+
+
+def save_model_dir(model: Any, tokenizer: Any, path: str | Path) -> Path:
+    """Write ``model`` and ``tokenizer`` with ``save_pretrained`` into ``path``, so ``from_pretrained(path)`` loads both back."""
+    path = Path(path)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -17,7 +17,7 @@ from typing import Any
 from hiergym.error import ConfigError
 from hiergym.types import Generation
 
-from .backend import FINISH_LENGTH, FINISH_STOP, SamplingParams
+from .backend import FINISH_LENGTH, FINISH_STOP, SamplingParams, require_model_dir, save_model_dir
 
 logger = logging.getLogger(__name__)
 
@@ -109,17 +109,12 @@ class TransformersBackend:
         """Load model and tokenizer from a local directory written by ``save_pretrained``."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path = Path(path)
-        if not (path / "config.json").is_file():
-            raise ConfigError("model_path", str(path), "a local directory holding config.json, weights and tokenizer files (save_pretrained)")
+        path = require_model_dir(path)
         return cls(AutoModelForCausalLM.from_pretrained(path, **model_kwargs), AutoTokenizer.from_pretrained(path), device=device)
 
     def save_pretrained(self, path: str | Path) -> Path:
         """Write model and tokenizer to ``path`` so ``from_pretrained(path)`` (or ``model.path``) loads them back."""
-        path = Path(path)
-        self.model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
-        return path
+        return save_model_dir(self.model, self.tokenizer, path)
 
     @property
     def pad_token_id(self) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 from hiergym.error import ConfigError
 from hiergym.types import Generation
 
-from .backend import FINISH_LENGTH, FINISH_STOP, SamplingParams
+from .backend import FINISH_LENGTH, FINISH_STOP, SamplingParams, require_model_dir, save_model_dir
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +97,7 @@ class VLLMBackend:
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path = Path(path)
-        if not (path / "config.json").is_file():
-            raise ConfigError("model_path", str(path), "a local directory holding config.json, weights and tokenizer files (save_pretrained)")
+        path = require_model_dir(path)
         vllm = vllm_module if vllm_module is not None else import_vllm()
         mode = llm_kwargs.setdefault("logprobs_mode", VLLM_LOGPROBS_MODE)
         if mode != VLLM_LOGPROBS_MODE:
@@ -111,10 +109,7 @@ class VLLMBackend:
         """Write the trainer model and tokenizer (what ``from_pretrained`` loads back)."""
         if self.model is None:
             raise ConfigError("model", None, "a trainer model (VLLMBackend(..., model=...)) to save")
-        path = Path(path)
-        self.model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
-        return path
+        return save_model_dir(self.model, self.tokenizer, path)
 
     @property
     def pad_token_id(self) -> int:
