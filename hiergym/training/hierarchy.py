@@ -25,7 +25,6 @@ import numpy as np
 from hiergym.agents.hierarchical import EXECUTOR, KEEP_PREFIX, PLANNER, SWITCH_PREFIX, TASK_FALLBACK, HierarchicalAgent
 from hiergym.agents.hierarchical_prompts import ANSWER_TAGS, HierarchicalPrompts, format_blueprint
 from hiergym.info_keys import InfoKeys
-from hiergym.training.config_files import load_entry_point
 from hiergym.training.configs import TrainConfig
 from hiergym.types import Generation, Subgoal, Trajectory, Turn, group_id_of
 
@@ -135,16 +134,9 @@ def expert_segments(actions: Sequence[str], achieved_after: Sequence[list[str]],
 
 def hierarchical_demonstrations(config: TrainConfig, agent: HierarchicalAgent, make_env: Callable[[str], Any]) -> list[Trajectory]:
     """Run the expert (``warm_start.expert``) on the warm-start seeds; turns hold planner and executor answers."""
-    from hiergym.progress import progress_bar
+    from hiergym.training.warm_start import expert_demonstrations
 
-    expert = load_entry_point(config.warm_start.expert, "warm_start.expert")
-    seeds = range(config.warm_start.seed_start, config.warm_start.seed_start + config.warm_start.episodes)
-    out = []
-    with progress_bar(len(seeds), "expert demonstrations", enabled=config.progress, unit="episode") as bar:
-        for seed in seeds:
-            out.append(_demo_episode(config, agent, make_env, expert, seed))
-            bar.update(1)
-    return out
+    return expert_demonstrations(config, agent, make_env, episode=_demo_episode)
 
 
 def _demo_episode(config: TrainConfig, agent: HierarchicalAgent, make_env: Callable[[str], Any], expert: Callable[[Any], Any], seed: int) -> Trajectory:

@@ -29,14 +29,19 @@ WARM_START_MODEL_DIR = "model_warm_start"
 start from it through ``model.path`` (e.g. GiGPO and GRPO from the same weights)."""
 
 
-def expert_demonstrations(config: TrainConfig, agent: Any, make_env: Callable[[str], Any]) -> list[Trajectory]:
-    """Run the expert on ``warm_start.episodes`` seeds; each turn holds one Generation of the expert's answer."""
+def expert_demonstrations(config: TrainConfig, agent: Any, make_env: Callable[[str], Any], episode: Callable[..., Trajectory] | None = None) -> list[Trajectory]:
+    """Run the expert on ``warm_start.episodes`` seeds; each turn holds one Generation of the expert's answer.
+
+    ``episode(config, agent, make_env, expert, seed)`` records one demonstration (default: a flat
+    agent's; the hierarchical warm start passes its own, which writes planner and executor answers).
+    """
     expert = load_entry_point(config.warm_start.expert, "warm_start.expert")
+    record = episode or _expert_episode
     trajectories = []
     seeds = range(config.warm_start.seed_start, config.warm_start.seed_start + config.warm_start.episodes)
     with progress_bar(len(seeds), "expert demonstrations", enabled=config.progress, unit="episode") as bar:
         for seed in seeds:
-            trajectories.append(_expert_episode(config, agent, make_env, expert, seed))
+            trajectories.append(record(config, agent, make_env, expert, seed))
             bar.update(1)
     return trajectories
 
