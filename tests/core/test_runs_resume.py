@@ -49,7 +49,7 @@ def test_resumed_run_reproduces_the_uninterrupted_run_exactly(tmp_path):
     run = tmp_path / "straight"
     for name in ("config.json", "metrics.csv", "throughput.csv", "curve.png", "samples.jsonl", "model_init/config.json", "model_warm_start/config.json"):
         assert (run / name).is_file(), name
-    assert [p.name for p in sorted((run / "checkpoints").iterdir())] == ["step-000002.pt", "step-000004.pt"]
+    assert [p.name for p in sorted((run / "checkpoints").iterdir())] == ["step-000002.pt", "step-000002.pt.sha256", "step-000004.pt", "step-000004.pt.sha256"]
     samples = load_jsonl(run / "samples.jsonl")
     assert len(samples) == 4 * 2 and all(t.turns[0].generations for t in samples)
 
