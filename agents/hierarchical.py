@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 from hiergym.error import ConfigError
@@ -62,11 +62,9 @@ KEEP_PREFIX = "<switch>KEEP</switch>"
 
 
 @dataclass(frozen=True)
-class HierarchyConfig:
-    """How the hierarchical agent plans and when its segments end."""
+class HierarchyLimits:
+    """Segment and planning limits, shared by the agent's config and the training config's ``--hierarchy.*``."""
 
-    mode: HierarchyMode = "blueprint"
-    """blueprint: a subgoal list up front (HiMAC); switch: KEEP/SWITCH and a subgoal every step (HiPER)."""
     max_segment_steps: int = 8
     """k: a segment ends after this many executor steps even if the executor never says <done>."""
     max_subgoals: int = 6
@@ -83,13 +81,8 @@ class HierarchyConfig:
     """Added to the plan's return (HRPO's macro level) when the planner's answer holds no usable plan (<= 0)."""
     done_tag: bool = True
     """The executor may end its segment with <done> (False: only achievement or k end a segment)."""
-    oracle_plan: bool = False
-    """Diagnostic: no planner call; the blueprint is the env's own subgoals not achieved yet (in the env's order),
-    so success measures the executor given a perfect plan."""
 
     def __post_init__(self) -> None:
-        if self.mode not in ("blueprint", "switch"):
-            raise ConfigError("hierarchy.mode", self.mode, "'blueprint' (a subgoal list up front) or 'switch' (KEEP/SWITCH each step)")
         for name in ("max_segment_steps", "max_subgoals", "plan_max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"hierarchy.{name}", getattr(self, name), "an integer >= 1")
@@ -98,6 +91,26 @@ class HierarchyConfig:
                 raise ConfigError(f"hierarchy.{name}", getattr(self, name), "an integer >= 0")
         if not self.plan_format_penalty <= 0:
             raise ConfigError("hierarchy.plan_format_penalty", self.plan_format_penalty, "a penalty <= 0 (0 = none)")
+
+    def limits(self) -> dict[str, Any]:
+        """The shared fields as keyword arguments (to build one config from the other)."""
+        return {f.name: getattr(self, f.name) for f in fields(HierarchyLimits)}
+
+
+@dataclass(frozen=True)
+class HierarchyConfig(HierarchyLimits):
+    """How the hierarchical agent plans and when its segments end."""
+
+    mode: HierarchyMode = "blueprint"
+    """blueprint: a subgoal list up front (HiMAC); switch: KEEP/SWITCH and a subgoal every step (HiPER)."""
+    oracle_plan: bool = False
+    """Diagnostic: no planner call; the blueprint is the env's own subgoals not achieved yet (in the env's order),
+    so success measures the executor given a perfect plan."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("blueprint", "switch"):
+            raise ConfigError("hierarchy.mode", self.mode, "'blueprint' (a subgoal list up front) or 'switch' (KEEP/SWITCH each step)")
+        super().__post_init__()
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 from hiergym.agents.backend import SamplingParams
 from hiergym.agents.tiny import TinyModelSpec
-from hiergym.agents.hierarchical import HierarchyConfig, HierarchyMode
+from hiergym.agents.hierarchical import HierarchyConfig, HierarchyLimits, HierarchyMode
 from hiergym.algos.configs import GiGPOConfig, GRPOConfig, HRPOConfig, TrainerConfig
 from hiergym.error import ConfigError
 
@@ -165,25 +165,11 @@ Schedule = Literal["joint", "co-evolution"]
 
 
 @dataclass(frozen=True)
-class HierarchyTrainConfig:
+class HierarchyTrainConfig(HierarchyLimits):
     """The hierarchical agent (``--agent hierarchical``): segment limits, planning, models and training schedule."""
 
-    max_segment_steps: int = 8
-    """k: a segment ends after this many executor steps even without <done> or achievement."""
-    max_subgoals: int = 6
-    """Subgoals kept from a blueprint."""
-    replan: bool = False
-    """Blueprint mode: the planner writes a new blueprint after a segment that missed its subgoal."""
-    max_replans: int = 2
-    """Replans per episode at most."""
-    history_k: int = 2
-    """Executor turns of the current segment shown in its prompt."""
     plan_max_new_tokens: int = 48
     """Token budget of one planner answer."""
-    plan_format_penalty: float = -0.1
-    """Added to the plan's return (macro level) when a planner answer holds no usable plan (<= 0)."""
-    done_tag: bool = True
-    """The executor may end its segment with <done>."""
     two_models: bool = False
     """Planner and executor are two models (two backends, two optimisers); default one shared model with role prompts."""
     schedule: Schedule = "joint"
@@ -196,7 +182,7 @@ class HierarchyTrainConfig:
     """E: iterations of each executor phase (co-evolution)."""
 
     def __post_init__(self) -> None:
-        self.agent_config("blueprint")  # the agent's own checks, with the hierarchy.* field names
+        super().__post_init__()
         for name in ("planner_iterations", "executor_iterations"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"hierarchy.{name}", getattr(self, name), "an integer >= 1")
@@ -205,11 +191,7 @@ class HierarchyTrainConfig:
 
     def agent_config(self, mode: HierarchyMode) -> HierarchyConfig:
         """The ``HierarchyConfig`` of the agent in ``mode``."""
-        return HierarchyConfig(
-            mode=mode, max_segment_steps=self.max_segment_steps, max_subgoals=self.max_subgoals, replan=self.replan,
-            max_replans=self.max_replans, history_k=self.history_k, plan_max_new_tokens=self.plan_max_new_tokens,
-            plan_format_penalty=self.plan_format_penalty, done_tag=self.done_tag,
-        )
+        return HierarchyConfig(mode=mode, **self.limits())
 
 
 @dataclass(frozen=True)
