@@ -1,27 +1,16 @@
 """benchmarks/gigpo_vs_grpo.py: the paired summary and its table from finished runs (no training)."""
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gigpo_vs_grpo.py"
+from tests.benchmark_scripts import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("gigpo_vs_grpo", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["gigpo_vs_grpo"] = module
-        spec.loader.exec_module(module)
+    with benchmark_module("gigpo_vs_grpo") as module:
         yield module
-    finally:
-        sys.modules.pop("gigpo_vs_grpo", None)
-        sys.path.remove(str(SCRIPT.parent))
 
 
 def record(seed, warm, gigpo, grpo):

@@ -1,34 +1,29 @@
 """Smoke test of benchmarks/mgrpo.py at a tiny size: both arms run on paired seeds and every result file is written."""
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "mgrpo.py"
+from tests.benchmark_scripts import benchmark_module
 
 
 @pytest.mark.slow
-def test_mgrpo_benchmark_tiny(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("bench_mgrpo", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    out = tmp_path / "res"
-    args = ["--seeds", "1", "--token-budget", "200", "--tasks", "1", "--group-size", "2", "--slots", "2", "--kb-size", "100", "--eval-every", "100",
-            "--eval-episodes", "2", "--hidden", "16", "--layers", "1", "--max-new-tokens", "8", "--max-steps", "3", "--max-sub-steps", "2",
-            "--warm-start-episodes", "1", "--warm-start-steps", "1", "--out", str(out)]
-    summary = bench.main(args)
-    assert set(summary["arms"]) == {"mgrpo", "grpo_main_only"} and summary["seeds"] == [0]
-    for arm in summary["arms"].values():
-        assert all(t >= 200 for t in arm["tokens_per_seed"])  # each run spent its budget
-        assert 0.0 <= arm["final_iqm"] <= 1.0 and len(arm["final_per_seed"]) == 1
-    assert len(summary["paired_diff_mgrpo_minus_grpo"]["per_seed"]) == 1
-    for name in ("results.json", "results.md", "curves.png"):
-        assert (out / name).is_file()
-    # paired: both arms of a seed start from the same initial weights
-    runs = out / "runs"
-    assert json.loads((runs / "grpo_main_only-seed0" / "config.json").read_text())["model_path"].endswith("mgrpo-seed0/model_init")
-    del sys.modules["stats"]
+def test_mgrpo_benchmark_tiny(tmp_path):
+    with benchmark_module("mgrpo") as bench:
+        out = tmp_path / "res"
+        args = ["--seeds", "1", "--token-budget", "200", "--tasks", "1", "--group-size", "2", "--slots", "2", "--kb-size", "100", "--eval-every", "100",
+                "--eval-episodes", "2", "--hidden", "16", "--layers", "1", "--max-new-tokens", "8", "--max-steps", "3", "--max-sub-steps", "2",
+                "--warm-start-episodes", "1", "--warm-start-steps", "1", "--out", str(out)]
+        summary = bench.main(args)
+        assert set(summary["arms"]) == {"mgrpo", "grpo_main_only"} and summary["seeds"] == [0]
+        for arm in summary["arms"].values():
+            assert all(t >= 200 for t in arm["tokens_per_seed"])  # each run spent its budget
+            assert 0.0 <= arm["final_iqm"] <= 1.0 and len(arm["final_per_seed"]) == 1
+        assert len(summary["paired_diff_mgrpo_minus_grpo"]["per_seed"]) == 1
+        for name in ("results.json", "results.md", "curves.png"):
+            assert (out / name).is_file()
+        # paired: both arms of a seed start from the same initial weights
+        runs = out / "runs"
+        assert json.loads((runs / "grpo_main_only-seed0" / "config.json").read_text())["model_path"].endswith("mgrpo-seed0/model_init")
+        del sys.modules["stats"]

@@ -1,29 +1,17 @@
 """benchmarks/step_credit.py: the step-group numbers on hand-built batches, and the scripted expert's rollouts."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
+
+from tests.benchmark_scripts import benchmark_module
 
 from hiergym.algos.configs import GiGPOConfig
 from hiergym.types import Trajectory, Turn
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "step_credit.py"
-
-
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("step_credit", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["step_credit"] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
+    with benchmark_module("step_credit") as module:
         yield module
-    finally:
-        sys.modules.pop("step_credit", None)
-        sys.path.remove(str(SCRIPT.parent))
 
 
 def episode(group: str, anchors: list[str], rewards: list[float]) -> Trajectory:

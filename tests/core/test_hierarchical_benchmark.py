@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmark_scripts import benchmark_module
 
 
-def _bench():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("bench_hierarchy", ROOT / "benchmarks" / "hierarchy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def bench():
+    with benchmark_module("hierarchy") as module:
+        yield module
 
 
 def _run(arm: str, seed: int, success: float, length: float = 10.0, oracle: float | None = None) -> dict:
@@ -28,8 +22,7 @@ def _run(arm: str, seed: int, success: float, length: float = 10.0, oracle: floa
     return run
 
 
-def test_summary_pairs_seeds_with_flat_gigpo():
-    bench = _bench()
+def test_summary_pairs_seeds_with_flat_gigpo(bench):
     runs = [_run("flat-gigpo", s, v) for s, v in enumerate([0.1, 0.2, 0.3, 0.4])]
     runs += [_run("hrpo-blueprint", s, v, oracle=0.9) for s, v in enumerate([0.2, 0.2, 0.5, 0.4])]  # differences +0.1, 0, +0.2, 0
     summary = bench.summarise(runs, ["flat-gigpo", "hrpo-blueprint"], resamples=200)
@@ -43,8 +36,7 @@ def test_summary_pairs_seeds_with_flat_gigpo():
 
 
 @pytest.mark.slow
-def test_smoke_run_writes_results_summary_and_curves(tmp_path):
-    bench = _bench()
+def test_smoke_run_writes_results_summary_and_curves(tmp_path, bench):
     summary = bench.main(["--smoke", "--out", str(tmp_path / "results"), "--runs-dir", str(tmp_path / "runs")])
     assert set(summary) == {"flat-gigpo", "hrpo-blueprint", "hrpo-switch"}
     out = tmp_path / "results" / "smoke"
