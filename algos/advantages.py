@@ -12,6 +12,11 @@ verl); a group of one, or a group whose values are all equal, gets 0.
   default ``compute_mean_std_cross_steps=True`` in ``gigpo/core_gigpo.py::episode_norm_reward``,
   for exact comparison with verl-agent runs (there, a group with a single row keeps its raw
   return; here it gets 0 as everywhere else).
+  ``step_credit="action"`` (an option of ours, not the paper's) replaces each turn's own G_t by
+  the mean G_t of the turns of its step group that took the *same action*, Q(s, a) - V(s) in
+  Monte-Carlo form: turns that made the same choice from the same state get the same step
+  advantage, and a step group where every turn made the same choice gets 0 (there was no choice
+  to credit), instead of crediting a move with what happened many turns later.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ def gigpo_advantages(
     normalize_std: bool = True,
     eps: float = 1e-6,
     mean_std_cross_steps: bool = False,
+    actions: ArrayLike | None = None,
     return_parts: bool = False,
 ) -> np.ndarray | GiGPOParts:
     """``[N]`` GiGPO advantage per turn, A = A^E + omega * A^S; all inputs ``[N]``, one row per turn.
@@ -89,7 +95,9 @@ def gigpo_advantages(
     however long; the paper's Eq. 3). ``mean_std_cross_steps=True`` computes it over step rows
     instead: every turn carries its episode's return and the group mean and std are taken over
     turns, so long episodes weigh more (verl-agent's trainer default). ``return_parts=True``
-    returns ``GiGPOParts`` (total, A^E, A^S and step-group sizes) for logging.
+    returns ``GiGPOParts`` (total, A^E, A^S and step-group sizes) for logging. ``actions[N]`` (any
+    keys, e.g. the parsed action text) switches A^S to action credit: (mean_{s,a} G - mean_s G) /
+    std_s G, the mean over the step group's turns that took the same action (module docstring).
     """
     r = as_finite(rewards, "rewards")
     episodes = np.asarray(episode_ids)
@@ -119,7 +127,34 @@ def gigpo_advantages(
     step_codes, n_steps = factorize_pairs(group_codes, anchors)
     step_groups = GroupStats(step_codes, n_steps)
     rtg = discounted_returns_by_segment(r, starts, gamma)
-    a_step = group_zscore(rtg, step_groups, normalize_std=normalize_std, eps=eps)
+    if actions is None:
+        a_step = group_zscore(rtg, step_groups, normalize_std=normalize_std, eps=eps)
+    else:
+        a_step = action_credit(rtg, step_groups, actions, normalize_std=normalize_std, eps=eps)
     parts = GiGPOParts(a_episode + omega * a_step, a_episode, a_step, step_groups.counts[step_codes])
     return parts if return_parts else parts.total
 
+
+
+def action_credit(
+    returns_to_go: np.ndarray,
+    step_groups: GroupStats,
+    actions: ArrayLike,
+    *,
+    normalize_std: bool = True,
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """``[N]`` (Q(s, a) - V(s)) / std_s: the mean return-to-go of the turns of a step group that took
+    this turn's action, minus the group's mean, over the group's std (0 for singletons and groups
+    whose returns are all equal)."""
+    keys = np.asarray(actions)
+    if keys.shape != returns_to_go.shape:
+        raise ValueError(f"actions has shape {keys.shape} but there are {returns_to_go.shape[0]} turns")
+    pair_codes, n_pairs = factorize_pairs(step_groups.codes, keys)
+    q = GroupStats(pair_codes, n_pairs).mean(returns_to_go)[pair_codes]
+    mean = step_groups.mean(returns_to_go)
+    centred = q - mean[step_groups.codes]
+    if normalize_std:
+        centred = centred / (step_groups.std(returns_to_go, mean) + eps)[step_groups.codes]
+    degenerate = (step_groups.counts < 2) | step_groups.is_constant(returns_to_go)
+    return np.where(degenerate[step_groups.codes], 0.0, centred)

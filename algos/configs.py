@@ -14,6 +14,7 @@ from hiergym.error import ConfigError
 
 LossAgg = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"]
 OldLogprobSource = Literal["recompute", "sampling", "current"]
+StepCredit = Literal["visit", "action"]
 from hiergym.wrappers.anchor_hash import AnchorFallback  # noqa: E402  (one home: the anchor fallback)
 
 
@@ -60,10 +61,15 @@ class GiGPOConfig:
     mean_std_cross_steps: bool = False
     """A^E's group mean/std over turns (each episode weighs once per turn), as verl-agent's trainer default
     ``compute_mean_std_cross_steps=True``; False = over episodes (the paper's Eq. 3)."""
+    step_credit: StepCredit = "visit"
+    """A^S per visit, z(G_t) as the paper; or ``action``: the mean G_t of the step group's turns that took
+    the same action (Q(s, a) - V(s)), so a step group without a choice between actions carries no signal."""
 
     def __post_init__(self) -> None:
         if self.group_size < 2:
             raise ConfigError("group_size", self.group_size, "group-relative advantages need >= 2 rollouts per task")
+        if self.step_credit not in ("visit", "action"):
+            raise ConfigError("step_credit", self.step_credit, "'visit' (the paper's z(G_t)) or 'action' (Q(s, a) - V(s))")
         if not 0.0 <= self.gamma <= 1.0:
             raise ConfigError("gamma", self.gamma, "a discount in [0, 1] (paper: 0.95)")
         if self.omega < 0:

@@ -81,6 +81,7 @@ def gigpo_trajectory_parts(trajectories: Sequence[Trajectory], config: GiGPOConf
         normalize_std=config.normalize_std,
         eps=config.eps,
         mean_std_cross_steps=config.mean_std_cross_steps,
+        actions=_action_keys(trajectories) if config.step_credit == "action" else None,
         return_parts=True,
     )
 
@@ -102,6 +103,11 @@ def _anchor_code(turn: Turn, codes: dict[tuple[str, str], int], config: GiGPOCon
     """Dense code of a turn's step-group key; a fresh code (a singleton) when there is no key."""
     key = anchor_of(turn.observation, {InfoKeys.ANCHOR: turn.anchor}, config.anchor_fallback)
     return codes.setdefault(("anchor", key) if key is not None else ("singleton", str(len(codes))), len(codes))
+
+
+def _action_keys(trajectories: Sequence[Trajectory]) -> np.ndarray:
+    """``[N]`` what each turn did, for action credit: the parsed action; every unparsable answer is one key."""
+    return np.array([turn.action if turn.action is not None else "\x00invalid" for t in trajectories for turn in t.turns], dtype=object).astype(str)
 
 
 def split_per_trajectory(per_turn: np.ndarray, trajectories: Sequence[Trajectory]) -> list[np.ndarray]:

@@ -113,7 +113,7 @@ def rl_from(args: argparse.Namespace) -> None:
 
     demo = DemoConfig(
         seed=args.seed, lr=args.lr, iterations=args.iterations, eval_every=args.eval_every, out=args.out, progress=False,
-        tasks_per_iteration=args.tasks, group_size=args.group_size, kl_beta=args.kl_beta, lr_warmup_steps=args.lr_warmup_steps, algo=args.algo, num_minibatches=args.num_minibatches,
+        tasks_per_iteration=args.tasks, group_size=args.group_size, kl_beta=args.kl_beta, lr_warmup_steps=args.lr_warmup_steps, algo=args.algo, num_minibatches=args.num_minibatches, step_credit=args.step_credit,
     )
     config = demo.to_train_config()
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=args.model), warm_start=WarmStartConfig())
@@ -142,6 +142,7 @@ def main() -> None:
     for name in ("lr", "kl_beta"):
         a.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=getattr(d, name))
     a.add_argument("--algo", default=d.algo)
+    a.add_argument("--step-credit", default=d.step_credit, choices=("visit", "action"))
     a.set_defaults(run=rl_from)
     args = p.parse_args()
     args.run(args)

@@ -63,6 +63,9 @@ class DemoConfig:
     """gigpo or grpo."""
     group_size: int = 8
     tasks_per_iteration: int = 8
+    step_credit: str = "visit"
+    """GiGPO's step part: ``visit`` (the paper's z of each turn's return-to-go) or ``action`` (the mean
+    return-to-go of the step group's turns that made the same move: Q(s, a) - V(s))."""
     warm_start_steps: int = 800
     """Supervised steps on solver demonstrations (0 = pure RL from the random model)."""
     warm_start_episodes: int = 2000
@@ -113,7 +116,7 @@ class DemoConfig:
         return TrainConfig(
             env=EnvConfig(env_id=DEMO_ENV_ID, max_episode_steps=DEMO_MAX_STEPS, template=str(DEMO_PROMPT), require_tags=not self.bare_answers),
             model=ModelConfig(init_seed=self.seed, tiny=DEMO_MODEL),
-            algo=AlgoConfig(name=self.algo, gigpo=GiGPOConfig(group_size=self.group_size), grpo=GRPOConfig(group_size=self.group_size)),
+            algo=AlgoConfig(name=self.algo, gigpo=GiGPOConfig(group_size=self.group_size, step_credit=self.step_credit), grpo=GRPOConfig(group_size=self.group_size)),
             trainer=TrainerConfig(lr=self.lr, num_minibatches=self.num_minibatches, seed=self.seed, kl_beta=self.kl_beta, lr_warmup_steps=self.lr_warmup_steps),
             sampling=SamplingParams(max_new_tokens=1, temperature=1.0, stop=()) if self.bare_answers else SamplingParams(max_new_tokens=6, temperature=1.0),
             warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", episodes=self.warm_start_episodes, steps=self.warm_start_steps, batch_size=self.warm_start_batch_size, content_only_steps=min(self.warm_start_content_only_steps, self.warm_start_steps), lr=self.warm_start_lr, expert_noise=self.warm_start_expert_noise),

@@ -152,6 +152,28 @@ def test_gigpo_hand_computed():
     np.testing.assert_allclose(gigpo_advantages(*_hand_case(), gamma=0.5, omega=0.5), parts.total)
 
 
+def test_gigpo_action_credit_hand_computed():
+    # One task group, gamma 1. State s: ep0 takes a -> return-to-go 1, ep1 takes a -> 0, ep2 takes b -> 1.
+    #   V(s) = mean(1, 0, 1) = 2/3, std (ddof=1) = sqrt(1/3); Q(s, a) = 1/2, Q(s, b) = 1.
+    #   A^S(a) = (1/2 - 2/3) / sqrt(1/3) on both a-turns, A^S(b) = (1 - 2/3) / sqrt(1/3).
+    # State t (ep0 and ep2, both take c): the same choice, so 0 although the returns differ (1 vs 0).
+    rewards = [0, 1, 0, 1, 0]
+    episodes = [0, 0, 1, 2, 2]
+    anchors = ["s", "t", "s", "s", "t"]
+    actions = ["a", "c", "a", "b", "c"]
+    parts = gigpo_advantages(rewards, episodes, [0] * 5, anchors, gamma=1.0, actions=actions, return_parts=True)
+    s = math.sqrt(1 / 3) + EPS
+    np.testing.assert_allclose(parts.step, [(0.5 - 2 / 3) / s, 0.0, (0.5 - 2 / 3) / s, (1 - 2 / 3) / s, 0.0], rtol=1e-12)
+    # the paper's per-visit form credits each visit with its own return instead
+    visit = gigpo_advantages(rewards, episodes, [0] * 5, anchors, gamma=1.0, return_parts=True)
+    assert visit.step[1] != 0.0 and visit.step[0] != visit.step[2]
+    # a key per turn makes the two forms equal
+    unique = gigpo_advantages(rewards, episodes, [0] * 5, anchors, gamma=1.0, actions=list("vwxyz"), return_parts=True)
+    np.testing.assert_allclose(unique.step, visit.step, rtol=1e-12)
+    with pytest.raises(ValueError, match="actions has shape"):
+        gigpo_advantages(rewards, episodes, [0] * 5, anchors, actions=["a"])
+
+
 def test_gigpo_episode_part_counts_each_episode_once():
     # verl-agent would average over step rows (the 3-turn episode weighing 3x); we z-score per episode:
     # returns 1 (one turn) and 0 (three turns) -> z = +-1/sqrt(2) / (std sqrt(0.5)) = +-0.7071 / 0.7071 = +-1

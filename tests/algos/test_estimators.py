@@ -49,6 +49,19 @@ def test_gigpo_adapter_equals_the_flat_function():
     assert [len(a) for a in adv] == [2, 3, 1]
 
 
+def test_action_credit_keys_turns_by_their_parsed_action():
+    def traj(actions, rewards):
+        turns = [Turn("o", a, reward=r, anchor=f"s{i}") for i, (a, r) in enumerate(zip(actions, rewards))]
+        return Trajectory("t", "hiergym/Test-v0", 0, turns=turns, episode_return=sum(rewards))
+
+    # from s0 two copies go "left" (returns 1 and 0) and one answers unparsably (None, return 0)
+    trajs = [traj(["left", "up"], [0.0, 1.0]), traj(["left", "up"], [0.0, 0.0]), traj([None, "up"], [0.0, 0.0])]
+    parts = gigpo_trajectory_parts(trajs, GiGPOConfig(gamma=1.0, step_credit="action"))
+    first = parts.step[[0, 2, 4]]
+    assert first[0] == first[1] > 0 > first[2]  # Q(s0, left) = 1/2 above V(s0) = 1/3; the unparsable answer below
+    assert parts.step[[1, 3, 5]].tolist() == [0.0, 0.0, 0.0]  # everyone said "up" from s1: no choice, no credit
+
+
 def test_missing_anchor_falls_back_to_observation_text():
     # no anchors; the first turns share the observation "start", so they form a step group
     trajs = [
@@ -83,6 +96,7 @@ def test_unknown_config_type_raises():
         (GRPOConfig, {"eps": 0.0}, "eps"),
         (GiGPOConfig, {"gamma": 1.2}, "gamma"),
         (GiGPOConfig, {"omega": -1.0}, "omega"),
+        (GiGPOConfig, {"step_credit": "state"}, "step_credit"),
         (TrainerConfig, {"eps_low": 1.0}, "eps_low"),
         (TrainerConfig, {"dual_clip": 1.0}, "dual_clip"),
         (TrainerConfig, {"dual_clip": 1.4, "eps_high": 0.5}, "dual_clip"),
