@@ -38,8 +38,16 @@ from typing import Any
 import numpy as np
 from stats import bootstrap_ci, iqm  # benchmarks/stats.py (run as python benchmarks/marl.py)
 
-ALGOS = ("iql", "vdn", "qmix", "subgoal-qmix", "subgoal-qmix-joint")
-VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"subgoal-qmix-joint": ("subgoal-qmix", {"subgoal_choice": "joint"})}
+JOINT: dict[str, Any] = {"subgoal_choice": "joint"}
+RELABEL: dict[str, Any] = {"relabel_subgoals": True, "low_td_lambda": 0.6}
+ENDED: dict[str, Any] = {"redecide": "ended"}
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "subgoal-qmix-joint": ("subgoal-qmix", JOINT),
+    "subgoal-qmix-joint-ended": ("subgoal-qmix", JOINT | ENDED),
+    "subgoal-qmix-joint-relabel": ("subgoal-qmix", JOINT | RELABEL),
+    "subgoal-qmix-joint-relabel-ended": ("subgoal-qmix", JOINT | RELABEL | ENDED),
+}
+ALGOS = ("iql", "vdn", "qmix", "subgoal-qmix", *VARIANTS)
 """Benchmark arms that are another algorithm with extra settings: name -> (algo, overrides)."""
 ENV_CONFIGS: dict[str, dict[str, Any]] = {
     "GoalGrid": {"env_id": "hiergym/GoalGrid-v0", "env_kwargs": {"size": 5, "max_cycles": 20, "reward_mode": "sparse"}, "steps": 10_000},
@@ -66,11 +74,30 @@ HRL_OVERRIDES: dict[str, Any] = {"goal_horizon": 5}
 FINAL_EVALS = 2
 EVAL_EPISODES = 12
 EVALS_PER_RUN = 6
+FINAL_EVAL_EPISODES = 256
+"""Held-out episodes of the final greedy evaluation that scores a run (0: the mean of the last FINAL_EVALS curve points)."""
+
+
+def held_out_evaluation(trainer: Any, episodes: int) -> dict[str, float]:
+    """Greedy return, success and length of the trained agents on ``episodes`` held-out evaluation seeds (never trained on)."""
+    from hiergym.algos.marl.train import EVAL_SEED_BASE, build_collector
+
+    collector, _, _ = build_collector(trainer.run, trainer.algo, agents=trainer.agents)
+    try:
+        trajs, _ = collector.collect([(trainer.run.env_id, EVAL_SEED_BASE + j) for j in range(episodes)], 1, sampling=0.0)
+    finally:
+        collector.close()
+    return {
+        "return": float(np.mean([t.episode_return for t in trajs])),
+        "success": float(np.mean([float(t.success) for t in trajs])),
+        "length": float(np.mean([len(t.turns) for t in trajs])),
+        "episodes": len(trajs),
+    }
 
 
 def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
     """One training run in a worker process; returns its evaluation rows and timings."""
-    env_name, arm, seed, steps, out, train_steps = job
+    env_name, arm, seed, steps, out, train_steps, final_episodes = job
     algo, variant = VARIANTS.get(arm, (arm, {}))
     steps = steps or ENV_CONFIGS[env_name]["steps"]
     import torch
@@ -99,15 +126,20 @@ def run_one(job: tuple[str, str, int, int, str, int]) -> dict[str, Any]:
         tensorboard=False,
     )
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    rows = MarlTrainer(run, make_algo_config(algo, **overrides)).train()
+    trainer = MarlTrainer(run, make_algo_config(algo, **overrides))
+    rows = trainer.train()
+    last = {"return": float(np.mean([r["eval_return"] for r in rows[-FINAL_EVALS:]])), "success": float(np.mean([r["eval_success"] for r in rows[-FINAL_EVALS:]]))}
+    final = held_out_evaluation(trainer, final_episodes) if final_episodes else last
     return {
         "env": env_name,
         "algo": arm,
         "seed": seed,
         "steps": steps,
         "rows": rows,
-        "score": float(np.mean([r["eval_return"] for r in rows[-FINAL_EVALS:]])),
-        "success": float(np.mean([r["eval_success"] for r in rows[-FINAL_EVALS:]])),
+        "score": final["return"],
+        "success": final["success"],
+        "final_eval": final,
+        "last_evals": last,
         "cpu_s": time.process_time() - cpu0,
         "wall_s": time.perf_counter() - wall0,
         "load1": os.getloadavg()[0],
@@ -187,8 +219,9 @@ def markdown(table: list[dict[str, Any]], meta: dict[str, Any], paired: list[dic
         f"({meta['cpu_s_total'] / 60:.1f} CPU-min), wall of the runs {meta['wall_s']:.0f} s, load average {meta['load']}",
         "",
         f"shared settings: {meta['shared']} (epsilon 1 -> 0.05 over the first half of the env's steps); subgoal-QMIX only: {meta['hrl']}",
+        f"arms that are subgoal-QMIX with extra settings: {meta.get('variants', {})}",
         "envs: " + "; ".join(f"{k} {v['env_kwargs']}" for k, v in ENV_CONFIGS.items()),
-        f"score of a run = mean greedy return over its last {FINAL_EVALS} evaluations x {EVAL_EPISODES} held-out episodes",
+        meta.get("score", f"score of a run = mean greedy return over its last {FINAL_EVALS} evaluations x {EVAL_EPISODES} held-out episodes"),
         "",
         "| env | algo | seeds | IQM final return | 95% CI | mean success | CPU s/run |",
         "|---|---|---|---|---|---|---|",
@@ -227,6 +260,9 @@ def main() -> None:
     parser.add_argument("--append", action="store_true", help="add these runs to an existing OUT/runs.jsonl (e.g. more arms)")
     parser.add_argument("--summarise-only", action="store_true", help="re-read OUT/runs.jsonl (e.g. after a stopped run)")
     parser.add_argument("--paired-against", default="", choices=("", *ALGOS), help="also report per-seed differences to this arm")
+    parser.add_argument(
+        "--final-eval-episodes", type=int, default=FINAL_EVAL_EPISODES, help="held-out episodes scoring each run's final networks (0: last curve points)"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -235,7 +271,7 @@ def main() -> None:
         if args.first_seed == 0 and not args.append:
             log.write_text("")
         seeds = range(args.first_seed, args.first_seed + args.seeds)
-        jobs = [(e, a, s, args.steps, str(out), args.train_steps) for s in seeds for e in args.envs for a in args.algos]
+        jobs = [(e, a, s, args.steps, str(out), args.train_steps, args.final_eval_episodes) for s in seeds for e in args.envs for a in args.algos]
         with ProcessPoolExecutor(args.workers) as pool:
             for r in pool.map(run_one, jobs):  # seed-major order: a stopped run still has whole seeds
                 with log.open("a") as f:
@@ -253,7 +289,11 @@ def main() -> None:
         "load": _load_text([r["load1"] for r in results if "load1" in r]),
         "shared": {**ALGO_OVERRIDES, "n_envs": 8},
         "hrl": {**HRL_OVERRIDES, **{f"{e} {k}": v for e, c in ENV_CONFIGS.items() for k, v in c.get("hrl", {}).items()}},
+        "variants": {name: overrides for name, (_, overrides) in VARIANTS.items() if any(r["algo"] == name for r in results)},
     }
+    finals = sorted({r["final_eval"]["episodes"] for r in results if "final_eval" in r})
+    if finals:
+        meta["score"] = f"score of a run = mean greedy return of its final networks over {finals} held-out evaluation episodes (seeds never trained on; the same for every arm)"
     table = summarise(results)
     paired = paired_differences(results, args.paired_against) if args.paired_against else []
     text = markdown(table, meta, paired)

@@ -44,6 +44,7 @@ class TeamObservation:
     subgoal_feat: np.ndarray | None = None  # [N, G, F] float32
     subgoal_done: np.ndarray | None = None  # [N] bool
     intrinsic_reward: np.ndarray | None = None  # [N] float32
+    subgoal_achieved: np.ndarray | None = None  # [N, G] bool: each subgoal index's check after the step (hindsight relabelling)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class TeamAction:
     actions: np.ndarray
     subgoals: np.ndarray | None = None
     decision: bool = False
+    redecided: np.ndarray | None = None  # [N] bool: agents that picked anew at this decision (None: all of them)
 
 
 def episode_limit_of(env: Any, episode_limit: int = 0) -> int:

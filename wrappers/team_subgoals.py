@@ -4,7 +4,8 @@ Each agent pursues one subgoal at a time, chosen by index in the joint action
 (``TeamAction.subgoals``). After every step the wrapper evaluates each agent's subgoal with the
 env-side ``check(env.unwrapped, agent)`` and reports, in the next :class:`TeamObservation`,
 ``subgoal_done [N]`` and ``intrinsic_reward [N]`` (``bonus`` on achieving it, ``-cost`` on any
-other step). Every observation also carries which subgoal indices each agent may choose
+other step), and ``subgoal_achieved [N, G]``: every subgoal index checked for every agent, so an
+executor can also learn from the subgoals it was not pursuing (hindsight relabelling). Every observation also carries which subgoal indices each agent may choose
 (``subgoal_avail``) and, on grids whose subgoals target cells, where each subgoal is
 (``subgoal_feat``: the offset to its target cell, see :func:`subgoal_offsets`).
 
@@ -102,12 +103,16 @@ class TeamSubgoalHooks:
     def step(self, action: TeamAction) -> tuple[TeamObservation, float, bool, bool, dict[str, Any]]:
         if action.subgoals is None:
             raise EnvSpecError("action.subgoals", None, "a subgoal index per agent (TeamAction.subgoals) for TeamSubgoalHooks")
-        chosen = [self.indexed(agent)[int(action.subgoals[i])] for i, agent in enumerate(self.agents)]
+        goals = [self.indexed(agent) for agent in self.agents]
         obs, reward, terminated, truncated, info = self.env.step(action)
         base, live = self.env.unwrapped, self.env.observed
-        achieved = np.array([g is not None and g.check is not None and a in live and bool(g.check(base, a)) for a, g in zip(self.agents, chosen)])
+        every = np.array(
+            [[g is not None and g.check is not None and a in live and bool(g.check(base, a)) for g in row] for a, row in zip(self.agents, goals)],
+            dtype=bool,
+        ).reshape(len(self.agents), self.n_subgoals)
+        achieved = every[np.arange(len(self.agents)), np.asarray(action.subgoals, dtype=np.int64)]
         intrinsic = np.where(achieved, self.bonus, -self.cost).astype(np.float32)
-        return self._observe(obs, achieved, intrinsic), reward, terminated, truncated, info
+        return self._observe(obs, achieved, intrinsic, every), reward, terminated, truncated, info
 
     def indexed(self, agent: str) -> list[Subgoal | None]:
         """The agent's subgoals by index: the configured id set, or its own list (padded with None to G)."""
@@ -119,7 +124,7 @@ class TeamSubgoalHooks:
         by_id = {g.id: g for g in own}
         return [by_id.get(i) for i in self.subgoal_ids]
 
-    def _observe(self, obs: TeamObservation, achieved: np.ndarray, intrinsic: np.ndarray) -> TeamObservation:
+    def _observe(self, obs: TeamObservation, achieved: np.ndarray, intrinsic: np.ndarray, every: np.ndarray | None = None) -> TeamObservation:
         for agent in self.agents:
             agent_info = self.env.infos.get(agent, {})
             if InfoKeys.SUBGOALS in agent_info:
@@ -138,6 +143,7 @@ class TeamSubgoalHooks:
             if feat is not None and agent in self.env.observed:
                 feat[i] = subgoal_offsets(base, agent, goals)
         obs.subgoal_avail, obs.subgoal_feat, obs.subgoal_done, obs.intrinsic_reward = avail, feat, achieved, intrinsic
+        obs.subgoal_achieved = every if every is not None else np.zeros((n, self.n_subgoals), dtype=bool)
         return obs
 
     def close(self) -> None:

@@ -22,6 +22,17 @@ from hiergym.agents.marl.networks import GRU_HIDDEN, RecurrentQNet
 
 NO_ACTION = -1
 """``last_action`` value before an agent's first step (encoded as an all-zero one-hot)."""
+REDECIDE_MODES = ("team", "ended")
+"""Who picks at a subgoal decision step: every agent, or only the agents whose own subgoal ended."""
+
+
+def held_subgoal_avail(avail: torch.Tensor, subgoal: torch.Tensor, free: torch.Tensor) -> torch.Tensor:
+    """Subgoal availability ``[..., N, G]`` where an agent that does not choose (``free`` False) can only keep ``subgoal``.
+
+    The constraint the acting choice and the learner's bootstrap share under ``redecide="ended"``.
+    """
+    held = torch.nn.functional.one_hot(subgoal.clamp(min=0).long(), avail.shape[-1]).to(avail.dtype)
+    return torch.where(free.unsqueeze(-1), avail, held)
 
 
 def one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
@@ -130,7 +141,10 @@ class SubgoalQMixAgents(nn.Module):
     step so it sees the whole history, but a new subgoal is chosen only at a *decision step*:
     the first step, ``k`` steps after the last decision, or the step after any agent achieved
     its subgoal. Decisions are synchronous across agents so the high level is one SMDP over
-    joint subgoals whose transitions the mixer can score. ``low`` is a subgoal-conditioned
+    joint subgoals whose transitions the mixer can score. With ``redecide="ended"`` only the agents
+    whose own subgoal ended (achieved, or ``k`` of their own steps elapsed) pick anew at a decision
+    step; the others keep theirs (their subgoal is the only one available to them, so a joint choice
+    picks among the joint picks that keep it). ``low`` is a subgoal-conditioned
     :class:`QMixAgents` over primitive actions.
 
     With ``subgoal_feat_dim = F > 0`` both levels also see where the subgoals are
@@ -160,14 +174,17 @@ class SubgoalQMixAgents(nn.Module):
         subgoal_feat_dim: int = 0,
         joint_scorer: nn.Module | None = None,
         shared_subgoals: Sequence[bool] = (),
+        redecide: str = "team",
     ):
         super().__init__()
         if goal_horizon < 1:
             raise ValueError(f"goal_horizon={goal_horizon} must be >= 1")
+        if redecide not in REDECIDE_MODES:
+            raise ValueError(f"redecide={redecide!r}: one of {REDECIDE_MODES}")
         if joint_scorer is not None and len(shared_subgoals) != n_subgoals:
             raise ValueError(f"shared_subgoals has {len(shared_subgoals)} flags, need one per subgoal index ({n_subgoals})")
         self.n_agents, self.n_actions, self.n_subgoals = n_agents, n_actions, n_subgoals
-        self.goal_horizon, self.subgoal_feat_dim = goal_horizon, subgoal_feat_dim
+        self.goal_horizon, self.subgoal_feat_dim, self.redecide = goal_horizon, subgoal_feat_dim, redecide
         kw = dict(hidden_dim=hidden_dim, agent_id=agent_id, last_action=last_action)
         self.high = QMixAgents(n_agents, obs_dim + n_subgoals * subgoal_feat_dim, n_subgoals, **kw)
         self.low = QMixAgents(n_agents, obs_dim, n_actions, cond_dim=n_subgoals + subgoal_feat_dim, **kw)
@@ -224,19 +241,29 @@ class SubgoalQMixAgents(nn.Module):
             "subgoal": high["last_action"],
             "low_hidden": low["hidden"],
             "last_action": low["last_action"],
-            "steps": torch.zeros(n_slots, dtype=torch.long),
-            "achieved": torch.zeros(n_slots, dtype=torch.bool),
+            "steps": torch.zeros(n_slots, self.n_agents, dtype=torch.long),
+            "achieved": torch.zeros(n_slots, self.n_agents, dtype=torch.bool),
         }
 
     @staticmethod
     def observe_achieved(carry: dict[str, torch.Tensor], achieved: np.ndarray) -> dict[str, torch.Tensor]:
         """Tell the agents which agents achieved their subgoal on the last step (``achieved [B, N]``)."""
-        return {**carry, "achieved": torch.as_tensor(np.asarray(achieved).any(axis=-1))}
+        return {**carry, "achieved": torch.as_tensor(np.asarray(achieved, dtype=bool))}
+
+    def subgoals_ended(self, carry: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Bool ``[B, N]``: the agent's subgoal is over (none yet, ``k`` of its steps elapsed, or achieved)."""
+        return (carry["subgoal"] == NO_ACTION) | (carry["steps"] >= self.goal_horizon) | carry["achieved"]
 
     def decision_due(self, carry: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Bool ``[B]``: pick new subgoals now (first step, ``k`` steps elapsed, or a subgoal achieved)."""
-        first = carry["subgoal"][:, 0] == NO_ACTION
-        return first | (carry["steps"] >= self.goal_horizon) | carry["achieved"]
+        """Bool ``[B]``: a decision step (first step, ``k`` steps elapsed, or a subgoal achieved, for any agent)."""
+        return self.subgoals_ended(carry).any(-1)
+
+    def choosers(self, carry: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Bool ``[B, N]``: agents that pick a subgoal now (all at a decision step, or only those whose subgoal ended)."""
+        ended = self.subgoals_ended(carry)
+        if self.redecide == "ended":
+            return ended
+        return ended.any(-1, keepdim=True).expand_as(ended)
 
     @torch.no_grad()
     def act(
@@ -253,7 +280,7 @@ class SubgoalQMixAgents(nn.Module):
         uniforms: torch.Tensor | None = None,
         **_: Any,
     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, torch.Tensor]]:
-        """As :meth:`QMixAgents.act`; ``record`` holds ``subgoal [B, N]`` and ``decision [B]``.
+        """As :meth:`QMixAgents.act`; ``record`` holds ``subgoal [B, N]``, ``decision [B]`` and ``redecided [B, N]`` (who picked).
 
         ``uniforms [B, N, 4]``: pre-drawn draws, ``[..., :2]`` for the subgoal choice, ``[..., 2:]`` for the action.
         ``state [B, S]``: the global state, needed by joint agents (``joint_scorer``)."""
@@ -264,16 +291,18 @@ class SubgoalQMixAgents(nn.Module):
         x = torch.as_tensor(obs, dtype=torch.float32)
         feat = None if subgoal_feat is None else torch.as_tensor(subgoal_feat, dtype=torch.float32)
         high_hidden = self.high.step(self.high_inputs(x, feat), carry["subgoal"], carry["high_hidden"])
-        decide = self.decision_due(carry)
+        free = self.choosers(carry)
+        decide = free.any(-1)
         high_u, low_u = (None, None) if uniforms is None else (uniforms[..., :2], uniforms[..., 2:])
-        high_q, sub_avail = self.high.q_values(high_hidden), torch.as_tensor(subgoal_avail)
+        high_q = self.high.q_values(high_hidden)
+        sub_avail = held_subgoal_avail(torch.as_tensor(subgoal_avail), carry["subgoal"], free)
         if self.joint:
             if state is None:
                 raise ValueError("joint subgoal agents score joint picks on the global state: pass state [B, S]")
             picked = self.pick_joint(high_q, torch.as_tensor(state, dtype=torch.float32), sub_avail, epsilon, high_u, generator)
         else:
             picked = epsilon_greedy(high_q, sub_avail, epsilon, generator, high_u)
-        subgoal = torch.where(decide.unsqueeze(-1), picked, carry["subgoal"])
+        subgoal = torch.where(free, picked, carry["subgoal"])
         low_hidden = self.low.step(x, carry["last_action"], carry["low_hidden"])
         q = self.low.q_values(low_hidden, self.low_cond(subgoal, feat))
         actions = epsilon_greedy(q, torch.as_tensor(avail), epsilon, generator, low_u)
@@ -282,8 +311,8 @@ class SubgoalQMixAgents(nn.Module):
             "subgoal": subgoal,
             "low_hidden": low_hidden,
             "last_action": actions,
-            "steps": torch.where(decide, 1, carry["steps"] + 1),
+            "steps": torch.where(free, 1, carry["steps"] + 1),
             "achieved": torch.zeros_like(carry["achieved"]),
         }
-        record = {"subgoal": subgoal.numpy(), "decision": decide.numpy()}
+        record = {"subgoal": subgoal.numpy(), "decision": decide.numpy(), "redecided": free.numpy()}
         return actions.numpy(), record, new_carry

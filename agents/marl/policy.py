@@ -84,7 +84,7 @@ class EpsilonGreedyPolicy:
             uniforms = seeded_uniforms(seeds, (obs.shape[1], DRAWS_PER_CHOICE * choices))
         extra: dict[str, Any] = {}
         if self.hierarchical:
-            carry["achieved"] = torch.as_tensor(np.array([bool(o.subgoal_done.any()) for o in observations]))
+            carry["achieved"] = torch.as_tensor(np.stack([np.asarray(o.subgoal_done, dtype=bool) for o in observations]))
             extra["subgoal_avail"] = np.stack([o.subgoal_avail for o in observations])
             if observations[0].subgoal_feat is not None:
                 extra["subgoal_feat"] = np.stack([o.subgoal_feat for o in observations])
@@ -93,6 +93,8 @@ class EpsilonGreedyPolicy:
         actions, record, new_carry = self.agents.act(obs, avail, carry, epsilon=epsilon, generator=self.generator, uniforms=uniforms, **extra)
         new_rows = list(zip(*(new_carry[k].unbind(0) for k in self._keys)))
         if self.hierarchical:
-            subgoals, decisions = record["subgoal"], record["decision"]
-            return [JointAction(TeamAction(actions[i], subgoals[i], bool(decisions[i])), new_rows[i]) for i in range(len(observations))]
+            subgoals, decisions, redecided = record["subgoal"], record["decision"], record["redecided"]
+            return [
+                JointAction(TeamAction(actions[i], subgoals[i], bool(decisions[i]), redecided[i]), new_rows[i]) for i in range(len(observations))
+            ]
         return [JointAction(TeamAction(actions[i]), new_rows[i]) for i in range(len(observations))]

@@ -116,7 +116,9 @@ def episode_fields(
     """The buffer columns of one episode (``episodes.episode_columns`` writes them); subgoal columns only when ``n_subgoals > 0``.
 
     ``subgoal_feat [T+1, N, G, F]`` (only when ``subgoal_feat_dim = F > 0``): per agent and subgoal
-    index, features of where that subgoal is (see :func:`hiergym.wrappers.team_subgoals.subgoal_offsets`)."""
+    index, features of where that subgoal is (see :func:`hiergym.wrappers.team_subgoals.subgoal_offsets`).
+    ``redecided [T, N]``: agents that picked a subgoal anew at step ``t`` (all of them at a team decision);
+    ``subgoal_achieved [T, N, G]``: every subgoal index's check after step ``t`` (relabelled executor updates)."""
     fields = {
         "obs": Field((n_agents, obs_dim), np.float32, per_state=True),
         "state": Field((state_dim,), np.float32, per_state=True),
@@ -133,6 +135,8 @@ def episode_fields(
             "decision": Field((), np.float32),
             "intrinsic_reward": Field((n_agents,), np.float32),
             "subgoal_done": Field((n_agents,), np.float32),
+            "redecided": Field((n_agents,), np.float32),
+            "subgoal_achieved": Field((n_agents, n_subgoals), np.float32),
         }
         if subgoal_feat_dim:
             fields["subgoal_feat"] = Field((n_agents, n_subgoals, subgoal_feat_dim), np.float32, per_state=True)

@@ -141,6 +141,9 @@ class SubgoalQMIXConfig(ValueLearnerConfig):
     subgoal_choice: Literal["independent", "joint"] = "independent"
     """How the team picks subgoals: each agent its own argmax (independent), or the argmax of the mixed Q_tot over joint picks
     in which no two agents claim the same shared subgoal (joint; the high level then reads the global state when acting)."""
+    redecide: Literal["team", "ended"] = "team"
+    """Who picks at a decision step: every agent (team), or only the agents whose own subgoal ended (ended: achieved, or their
+    own goal_horizon steps elapsed); the others keep theirs, and a joint choice then picks among the joint picks that keep them."""
     subgoal_features: bool = True
     """Show both levels where each subgoal is (offset to its target cell) when the env is a grid with cell targets.
 
@@ -153,6 +156,12 @@ class SubgoalQMIXConfig(ValueLearnerConfig):
     """Discount of the executors' intrinsic return."""
     low_lr: float = 1e-3
     """Adam learning rate of the executors."""
+    low_td_lambda: float = 0.0
+    """Lambda of the executors' target (Watkins Q(lambda): the trace stops where the subgoal changes or the taken action is not
+    the executor's greedy one for that subgoal); 0 = one-step Q-learning."""
+    relabel_subgoals: bool = False
+    """Train the executors on every available subgoal at every step (hindsight relabelling: the intrinsic reward each subgoal
+    would have paid), not only on the subgoal being pursued."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -162,6 +171,8 @@ class SubgoalQMIXConfig(ValueLearnerConfig):
         _check(self.subgoal_bonus > 0, "subgoal_bonus", self.subgoal_bonus, "a positive float")
         _check(0.0 <= self.low_gamma <= 1.0, "low_gamma", self.low_gamma, "a float in [0, 1]")
         _check(self.low_lr > 0, "low_lr", self.low_lr, "a positive float")
+        _check(self.redecide in ("team", "ended"), "redecide", self.redecide, "'team' or 'ended'")
+        _check(0.0 <= self.low_td_lambda <= 1.0, "low_td_lambda", self.low_td_lambda, "a float in [0, 1]")
         _check(len(set(self.subgoal_ids)) == len(self.subgoal_ids), "subgoal_ids", self.subgoal_ids, "distinct ids")
         self.subgoal_ids = tuple(self.subgoal_ids)
 

@@ -19,7 +19,7 @@ import numpy as np
 from hiergym.algos.marl.env_stack import EnvSpec
 from hiergym.collector import FINAL_OBSERVATION
 from hiergym.types import Trajectory, Turn
-from hiergym.wrappers.team import TeamObservation
+from hiergym.wrappers.team import TeamAction, TeamObservation
 from hiergym.wrappers.team_subgoals import team_segments
 
 STATE_FIELDS = ("obs", "avail", "state", "subgoal_avail", "subgoal_feat")
@@ -51,7 +51,18 @@ def episode_columns(trajectories: Sequence[Trajectory], spec: EnvSpec) -> dict[s
             out["decision"][e, :n] = [float(turn.action.decision) for turn in traj.turns]
             out["intrinsic_reward"][e, :n] = np.stack([s.intrinsic_reward for s in states[1:]])
             out["subgoal_done"][e, :n] = np.stack([s.subgoal_done for s in states[1:]])
+            out["subgoal_achieved"][e, :n] = np.stack([s.subgoal_achieved for s in states[1:]])
+            out["redecided"][e, :n] = np.stack([_redecided(turn.action, len(spec.agents)) for turn in traj.turns])
     return out
+
+
+def _redecided(action: TeamAction, n_agents: int) -> np.ndarray:
+    """``[N]`` float: agents that picked their subgoal anew on this step (every agent at a team decision)."""
+    if not action.decision:
+        return np.zeros(n_agents, dtype=np.float32)
+    if action.redecided is None:
+        return np.ones(n_agents, dtype=np.float32)
+    return np.asarray(action.redecided, dtype=np.float32)
 
 
 def subgoal_name(spec: EnvSpec, index: int) -> str:
@@ -91,7 +102,8 @@ def agent_trajectories(traj: Trajectory, spec: EnvSpec) -> list[Trajectory]:
             )
         segments = []
         if hierarchical:
-            segments = team_segments(goals, [t.action.decision for t in traj.turns], [t.subgoal_done for t in turns])
+            picks = [bool(_redecided(t.action, len(spec.agents))[i]) for t in traj.turns]
+            segments = team_segments(goals, picks, [t.subgoal_done for t in turns])
         out.append(
             Trajectory(
                 group_id=traj.group_id,

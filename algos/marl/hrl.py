@@ -8,9 +8,12 @@ the mixer is also the agents' joint scorer and the bootstrap is ``Q_tot`` of the
 that claims no shared subgoal twice (:meth:`SubgoalQLearner.joint_bootstrap`), the same set the
 agents choose from.
 Low level: the subgoal-conditioned executor is trained per agent (parameter sharing) by
-one-step double Q-learning on the intrinsic reward (``+subgoal_bonus`` when the subgoal is
+double Q-learning on the intrinsic reward (``+subgoal_bonus`` when the subgoal is
 achieved, ``-step_cost`` otherwise); achieving the subgoal ends the executor's episode, and
-the bootstrap keeps the subgoal of step ``t`` even if a new one is chosen at ``t + 1``.
+the bootstrap keeps the subgoal of step ``t`` even if a new one is chosen at ``t + 1``. One-step
+targets by default; ``low_td_lambda > 0``: Watkins Q(lambda) (traces cut at a subgoal change or a
+non-greedy action). ``relabel_subgoals``: every step also trains every other available subgoal on
+the reward it would have paid (hindsight relabelling; ``subgoal_achieved`` in the buffer).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hiergym.agents.marl.controller import SubgoalQMixAgents
+from hiergym.agents.marl.controller import SubgoalQMixAgents, held_subgoal_avail
 from hiergym.agents.marl.joint_choice import best_joint
 from hiergym.algos.marl.configs import SubgoalQMIXConfig
 from hiergym.algos.marl.learner import (
@@ -30,7 +33,7 @@ from hiergym.algos.marl.learner import (
     masked_td_loss,
     to_tensors,
 )
-from hiergym.algos.marl.targets import smdp_targets, td_lambda_targets
+from hiergym.algos.marl.targets import smdp_targets, td_lambda_targets, watkins_traces
 
 
 class SubgoalQLearner:
@@ -53,15 +56,28 @@ class SubgoalQLearner:
         q = high.q_values(high.unroll(obs, b["subgoal"]))  # [B, T+1, N, G]
         with torch.no_grad():
             target_q = target_high.q_values(target_high.unroll(obs, b["subgoal"]))
+            avail = self.bootstrap_avail(b)
             if self.agents.joint:
-                values = self.joint_bootstrap(q, target_q, b["state"], b["subgoal_avail"])
+                values = self.joint_bootstrap(q, target_q, b["state"], avail)
             else:
-                next_values = bootstrap_values(q, target_q, b["subgoal_avail"], self.config.double_q)
+                next_values = bootstrap_values(q, target_q, avail, self.config.double_q)
                 values = self.nets.target["mixer"](next_values, b["state"])  # [B, T+1]
             targets = smdp_targets(b["reward"], b["terminated"], b["decision"], b["mask"], values, self.config.gamma)
         chosen = q[:, :-1].gather(-1, b["subgoal"].unsqueeze(-1)).squeeze(-1)
         prediction = self.mixer(chosen, b["state"][:, :-1])
         return masked_td_loss(prediction, targets, b["mask"] * b["decision"])
+
+    @staticmethod
+    def bootstrap_avail(b: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``[B, T+1, N, G]`` subgoals each agent may take at every state: an agent that did not pick anew there keeps its own.
+
+        The same constraint as acting (:func:`held_subgoal_avail`); after an episode's last step every agent is free.
+        """
+        avail = b["subgoal_avail"]
+        steps = b["subgoal"].shape[1]
+        free = (b["redecided"] > 0) | (b["mask"] <= 0).unsqueeze(-1)
+        held = held_subgoal_avail(avail[:, :steps], b["subgoal"], free)
+        return torch.cat([held, avail[:, steps:]], dim=1)
 
     def joint_bootstrap(self, q: torch.Tensor, target_q: torch.Tensor, state: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
         """``[B, T+1]`` value of the best feasible joint pick at every state (joint choice; no conflicting picks).
@@ -75,24 +91,54 @@ class SubgoalQLearner:
         best = best_joint(online_tot, feasible)
         return target_tot.gather(-1, best.unsqueeze(-1)).squeeze(-1)
 
+    def executor_columns(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What the executors learn from, per step, agent and trained subgoal ``[B, T, N, K]``.
+
+        ``K = 1`` (the pursued subgoal, its intrinsic reward) or, with ``relabel_subgoals``, ``K = G``: every
+        subgoal index with the intrinsic reward it would have paid (``subgoal_achieved``), weighted by whether
+        the agent could pursue it there. ``same``: the trace may run on from the previous step (same subgoal).
+        """
+        c, subgoal, mask = self.config, b["subgoal"], b["mask"]
+        if c.relabel_subgoals:
+            n_goals = self.agents.n_subgoals
+            goals = torch.arange(n_goals).expand(*subgoal.shape, n_goals)
+            achieved = b["subgoal_achieved"]
+            reward = torch.where(achieved > 0, c.subgoal_bonus, -c.step_cost)
+            pursued = torch.nn.functional.one_hot(subgoal, n_goals)
+            weight = torch.maximum(b["subgoal_avail"][:, :-1].to(pursued.dtype), pursued).float() * mask[..., None, None]
+            same = torch.ones_like(reward)
+        else:
+            goals, achieved, reward = subgoal.unsqueeze(-1), b["subgoal_done"].unsqueeze(-1), b["intrinsic_reward"].unsqueeze(-1)
+            weight = mask[..., None, None].expand_as(reward)
+            same = torch.cat([torch.ones_like(subgoal[:, :1]), (subgoal[:, 1:] == subgoal[:, :-1]).long()], dim=1).unsqueeze(-1).float()
+        done = torch.maximum(achieved, b["terminated"][..., None, None])
+        return {"goals": goals, "reward": reward, "done": done, "weight": weight, "same": same}
+
     def low_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        """Masked squared one-step TD error of the executors on the intrinsic reward."""
+        """Masked squared TD error of the executors on the intrinsic reward (one-step, or Watkins Q(lambda))."""
         low, target_low = self.agents.low, self.nets.target["low"]
+        cols = self.executor_columns(b)
+        goals = cols["goals"]  # [B, T, N, K]
         feat = b.get("subgoal_feat")  # [B, T+1, N, G, F]: the subgoal of step t is scored at t and t + 1
-        goal = self.agents.low_cond(b["subgoal"], None if feat is None else feat[:, :-1])  # [B, T, N, G (+F)]
-        next_goal = self.agents.low_cond(b["subgoal"], None if feat is None else feat[:, 1:])
+        k = goals.shape[-1]
+        per_goal_feat = lambda f: None if f is None else f.unsqueeze(-3).expand(*f.shape[:-2], k, *f.shape[-2:])  # noqa: E731
+        cond = self.agents.low_cond(goals, per_goal_feat(None if feat is None else feat[:, :-1]))  # [B, T, N, K, G (+F)]
+        next_cond = self.agents.low_cond(goals, per_goal_feat(None if feat is None else feat[:, 1:]))
         hidden = low.unroll(b["obs"], b["actions"])  # [B, T+1, N, H]
-        q = low.q_values(hidden[:, :-1], goal)
+        per_goal = lambda h: h.unsqueeze(-2).expand(*h.shape[:-1], k, h.shape[-1])  # noqa: E731
+        q = low.q_values(per_goal(hidden[:, :-1]), cond)  # [B, T, N, K, A]
+        actions = b["actions"].unsqueeze(-1).expand_as(goals)
         with torch.no_grad():
             target_hidden = target_low.unroll(b["obs"], b["actions"])
-            online_next = low.q_values(hidden[:, 1:], next_goal)
-            target_next = target_low.q_values(target_hidden[:, 1:], next_goal)
-            next_v = bootstrap_values(online_next, target_next, b["avail"][:, 1:], self.config.double_q)  # [B, T, N]
+            online_next = low.q_values(per_goal(hidden[:, 1:]), next_cond)
+            target_next = target_low.q_values(per_goal(target_hidden[:, 1:]), next_cond)
+            next_v = bootstrap_values(online_next, target_next, b["avail"][:, 1:].unsqueeze(-2), self.config.double_q)  # [B, T, N, K]
             values = torch.cat([torch.zeros_like(next_v[:, :1]), next_v], dim=1)
-            done = torch.maximum(b["subgoal_done"], b["terminated"].unsqueeze(-1))
-            targets = td_lambda_targets(b["intrinsic_reward"], done, b["mask"], values, self.config.low_gamma, 0.0)
-        chosen = q.gather(-1, b["actions"].unsqueeze(-1)).squeeze(-1)
-        return masked_td_loss(chosen, targets, b["mask"].unsqueeze(-1))
+            continues = b["mask"][..., None, None] * cols["same"]
+            trace = watkins_traces(q.detach(), actions, b["avail"][:, :-1].unsqueeze(-2), continues)  # cut at a new subgoal or a non-greedy action
+            targets = td_lambda_targets(cols["reward"], cols["done"], trace, values, self.config.low_gamma, self.config.low_td_lambda)
+        chosen = q.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        return masked_td_loss(chosen, targets, cols["weight"])
 
     def train(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """One gradient step for each level on a sampled batch; returns both losses and stats."""

@@ -126,3 +126,19 @@ def smdp_targets(
         continues = m[:, t] * (1 - dec[:, t])
         next_g = continues * out[:, t] + (1 - continues) * values[:, t]
     return out
+
+
+@torch.no_grad()
+def watkins_traces(q: torch.Tensor, actions: torch.Tensor, avail: torch.Tensor, continues: torch.Tensor) -> torch.Tensor:
+    """Where a Watkins Q(lambda) return may run on into step ``t`` (the ``mask`` argument of :func:`td_lambda_targets`).
+
+    ``q [..., A]`` online Q values at every step, ``actions [...]`` the actions taken, ``avail [..., A]``
+    their masks, ``continues [...]`` 1 where step ``t`` is real and continues the previous step's task
+    (same subgoal). The trace runs on only where the taken action is the greedy one (masked argmax): the
+    lambda-return then follows the greedy policy, so off-policy (exploring, or relabelled) steps do not
+    leak into the target.
+    """
+    allowed = avail.bool()
+    allowed = allowed | ~allowed.any(dim=-1, keepdim=True)
+    greedy = q.masked_fill(~allowed, float("-inf")).argmax(dim=-1) == actions
+    return continues.to(q.dtype) * greedy.to(q.dtype)

@@ -69,6 +69,7 @@ def build_agents(spec: EnvSpec, algo: LearnerConfig) -> QMixAgents | SubgoalQMix
             subgoal_feat_dim=spec.subgoal_feat_dim,
             joint_scorer=make_mixer(algo, n, spec.state_dim) if joint else None,
             shared_subgoals=spec.shared_subgoals if joint else (),
+            redecide=algo.redecide,
             **kw,
         )
     return QMixAgents(n, spec.obs_dim, spec.n_actions, **kw)
