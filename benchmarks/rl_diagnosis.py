@@ -113,7 +113,7 @@ def rl_from(args: argparse.Namespace) -> None:
 
     demo = DemoConfig(
         seed=args.seed, lr=args.lr, iterations=args.iterations, eval_every=args.eval_every, out=args.out, progress=False,
-        tasks_per_iteration=args.tasks, group_size=args.group_size, kl_beta=args.kl_beta, lr_warmup_steps=args.lr_warmup_steps, algo=args.algo, num_minibatches=args.num_minibatches, step_credit=args.step_credit,
+        tasks_per_iteration=args.tasks, group_size=args.group_size, kl_beta=args.kl_beta, lr_warmup_steps=args.lr_warmup_steps, algo=args.algo, num_minibatches=args.num_minibatches, step_credit=args.step_credit, ppo_epochs=args.ppo_epochs,
     )
     config = demo.to_train_config()
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=args.model), warm_start=WarmStartConfig())
@@ -137,7 +137,7 @@ def main() -> None:
     a.add_argument("model")
     a.add_argument("--out", type=Path, required=True)
     d = DemoConfig()
-    for name in ("seed", "iterations", "eval_every", "tasks_per_iteration", "group_size", "lr_warmup_steps", "num_minibatches"):
+    for name in ("seed", "iterations", "eval_every", "tasks_per_iteration", "group_size", "lr_warmup_steps", "num_minibatches", "ppo_epochs"):
         a.add_argument(f"--{name.replace('_', '-')}", dest={"tasks_per_iteration": "tasks"}.get(name, name), type=int, default=getattr(d, name))
     for name in ("lr", "kl_beta"):
         a.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=getattr(d, name))

@@ -88,7 +88,9 @@ class DemoConfig:
     iterations): 3e-4 barely moves the policy (approx KL ~1e-4 a step), 1e-3 and 2e-3 overshoot
     (KL 0.1-0.2, the answer format breaks and held-out success falls), 5e-4 keeps or adds."""
     num_minibatches: int = 4
-    """Optimiser updates per iteration (the batch is split; the PPO clip keeps later ones near)."""
+    """Optimiser updates per pass over the batch (the batch is split; the PPO clip keeps later ones near)."""
+    ppo_epochs: int = 1
+    """Passes over each iteration's batch (PPO's data reuse: ppo_epochs * num_minibatches updates an iteration)."""
     kl_beta: float = 0.1
     """KL penalty to the policy RL starts from (the warm-started one; with --warm-start-steps 0 pass
     --kl-beta 0, or RL is held near the random init). Measured from one warm start (seed 0): the share of
@@ -117,7 +119,7 @@ class DemoConfig:
             env=EnvConfig(env_id=DEMO_ENV_ID, max_episode_steps=DEMO_MAX_STEPS, template=str(DEMO_PROMPT), require_tags=not self.bare_answers),
             model=ModelConfig(init_seed=self.seed, tiny=DEMO_MODEL),
             algo=AlgoConfig(name=self.algo, gigpo=GiGPOConfig(group_size=self.group_size, step_credit=self.step_credit), grpo=GRPOConfig(group_size=self.group_size)),
-            trainer=TrainerConfig(lr=self.lr, num_minibatches=self.num_minibatches, seed=self.seed, kl_beta=self.kl_beta, lr_warmup_steps=self.lr_warmup_steps),
+            trainer=TrainerConfig(lr=self.lr, num_minibatches=self.num_minibatches, ppo_epochs=self.ppo_epochs, seed=self.seed, kl_beta=self.kl_beta, lr_warmup_steps=self.lr_warmup_steps),
             sampling=SamplingParams(max_new_tokens=1, temperature=1.0, stop=()) if self.bare_answers else SamplingParams(max_new_tokens=6, temperature=1.0),
             warm_start=WarmStartConfig(expert="hiergym.demo:sokoban_expert", episodes=self.warm_start_episodes, steps=self.warm_start_steps, batch_size=self.warm_start_batch_size, content_only_steps=min(self.warm_start_content_only_steps, self.warm_start_steps), lr=self.warm_start_lr, expert_noise=self.warm_start_expert_noise),
             out=self.out,
