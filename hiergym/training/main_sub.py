@@ -14,8 +14,15 @@ with no sub-agents; its advantage is GRPO on the same main reward (a1*format + a
 two arms differ only by the sub-agents. Runs stop at ``iterations`` or once ``token_budget``
 generated tokens (main and sub-agent responses) are spent, whichever comes first.
 
+With a run dir (``out``) the run keeps checkpoints like ``hiergym train llm`` does (the same
+``RunDir``: atomic writes, SHA-256 digests, fallback to the previous good checkpoint) every
+``checkpoint_every`` iterations and right after the warm start; ``resume=True`` continues a killed
+run from its last good checkpoint and ends with the metrics an uninterrupted run has (on CPU; the
+store is not checkpointed: the learners acknowledge every record before a checkpoint, so a resumed
+run starts with an empty in-process store).
+
 Command line: ``hiergym train main-sub --help`` (or ``python -m hiergym.training.main_sub``, the same
-flags and ``--config-file``). No checkpoint/resume: a run is short and restarts from scratch.
+flags and ``--config-file``); ``--resume`` continues the run in ``--out``.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ MAIN_ROLE_OF = {MAIN_TOPIC: "main"}
 """Store topic -> generation role (a sub-agent's topic is its role, ``sub:<name>``)."""
 WARM_START_SEED_START = 500_000
 """Expert demonstrations use training-split seeds from here (disjoint from the RL tasks of short runs)."""
+INIT_MODEL_DIR = "model_init"
+"""Run-dir subdirectory of the tiny random-init model a run builds (tokenizer + weights before any training)."""
 EVAL_SEED_START = 1_000_000
 """Held-out evaluation uses seeds from here (and the env's test split when ``eval_env_kwargs`` says so)."""
 
@@ -90,14 +99,18 @@ class MainSubTrainConfig:
     init_seed: int = 0
     seed: int = 0
     out: Path | None = None
-    """Run dir (config.json, metrics.csv, samples.jsonl); None keeps the metrics in memory only."""
+    """Run dir (config.json, metrics.csv, samples.jsonl, checkpoints/); None keeps the metrics in memory only."""
+    checkpoint_every: int = 5
+    """Iterations between checkpoints (with ``out``); one more is written after the warm start and at the end."""
+    resume: bool = False
+    """Continue the run in ``out`` from its last good checkpoint (a run without one starts afresh)."""
 
     def __post_init__(self) -> None:
         if self.agent not in ("main-sub", "main-only"):
             raise ConfigError("agent", self.agent, "'main-sub' (M-GRPO) or 'main-only' (GRPO, the main agent searches itself)")
         if not self.sub_agents and self.agent == "main-sub":
             raise ConfigError("sub_agents", self.sub_agents, "at least one sub-agent name for agent='main-sub'")
-        for name in ("iterations", "tasks_per_iteration", "num_slots", "eval_every", "eval_episodes"):
+        for name in ("iterations", "tasks_per_iteration", "num_slots", "eval_every", "eval_episodes", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(name, value, "an integer >= 1")
@@ -105,6 +118,8 @@ class MainSubTrainConfig:
             raise ConfigError("token_budget", self.token_budget, "None or a positive number of tokens")
         if self.eval_temperature < 0:
             raise ConfigError("eval_temperature", self.eval_temperature, ">= 0 (0 = greedy)")
+        if self.resume and self.out is None:
+            raise ConfigError("resume", self.resume, "False, or set out to the run dir to resume")
 
 
 # ----------------------------------------------------------------------------- store records
@@ -259,6 +274,11 @@ class MainSubTrainer:
         from hiergym.training.env_stack import TextEnvMaker
 
         self.config = cfg = config
+        self.run = None
+        if cfg.out is not None:  # first: a run dir that holds a run already is refused before anything is written into it
+            from hiergym.runs import RunDir
+
+            self.run = RunDir(cfg.out, _jsonable_config(cfg), resume=cfg.resume, tensorboard=False)
         seed_everything(cfg.seed)
         maker = TextEnvMaker(max_episode_steps=None, history_k=cfg.history_k)
         train_kwargs, eval_kwargs = dict(cfg.env_kwargs), {**cfg.env_kwargs, **cfg.eval_env_kwargs}
@@ -289,11 +309,11 @@ class MainSubTrainer:
         self.eval_collector = Collector(self.make_eval, self.agent, num_slots=cfg.num_slots, max_turns=1000)
         self.init_eval: float | None = None
         self.warm_start_metrics: dict[str, float] = {}
-        self.run = None
-        if cfg.out is not None:
-            from hiergym.runs import RunDir
-
-            self.run = RunDir(cfg.out, _jsonable_config(cfg), tensorboard=False)
+        self.rows: list[dict[str, float]] = []
+        self.curve: list[tuple[int, float]] = []
+        self.spent = 0
+        self.start = 0
+        """Iterations done when this process started (> 0 after a resume)."""
 
     def _tiny_model(self) -> Path:
         import tempfile
@@ -302,13 +322,15 @@ class MainSubTrainer:
         from hiergym.training.env_stack import env_corpus
 
         cfg = self.config
+        if cfg.resume and cfg.out is not None and (Path(cfg.out) / INIT_MODEL_DIR / "config.json").is_file():
+            return Path(cfg.out) / INIT_MODEL_DIR  # the run's own initial model (its tokenizer is the vocabulary of the checkpoints)
         corpus = env_corpus(self.make_train, cfg.env_id, range(32), max_steps=8) + env_corpus(self.make_eval, cfg.env_id, range(8), max_steps=8)
         corpus += [MAIN_TEMPLATE, SUB_TEMPLATE, REPORT_LINE, "call[searcher: query] answer[report] (empty report) unknown sub-agent", *cfg.sub_agents]
         kb = getattr(self.make_train(cfg.env_id).unwrapped, "kb", None)
         if kb is not None:  # every document of the knowledge base: entity names (answers) must be tokens, not <unk>
             corpus += [kb.document_text(doc) for doc in kb.world.documents.values()]
         root = Path(cfg.out) if cfg.out is not None else Path(tempfile.mkdtemp(prefix="mgrpo-tiny-"))
-        return save_tiny_lm(root / "model_init", corpus, spec=cfg.tiny, seed=cfg.init_seed)
+        return save_tiny_lm(root / INIT_MODEL_DIR, corpus, spec=cfg.tiny, seed=cfg.init_seed)
 
     def warm_start(self) -> dict[str, float]:
         """Supervised steps on successful expert episodes collected through this run's own agent (so its prompts)."""
@@ -367,7 +389,8 @@ class MainSubTrainer:
         trajs, _ = self.eval_collector.collect(tasks, 1, sampling=sampling, stream=run_stream(cfg.seed, "eval"))
         return float(np.mean([t.success for t in trajs]))
 
-    def iteration(self, it: int) -> tuple[dict[str, float], int]:
+    def iteration(self, it: int) -> tuple[dict[str, float], Any]:
+        """Collect K copies of this iteration's queries, publish them, one step per learner; returns the row and CollectStats."""
         from hiergym.training.loop import rollout_metrics, run_stream
 
         cfg = self.config
@@ -380,40 +403,81 @@ class MainSubTrainer:
             row.update(learner.step(counts, seed=it))
         if self.run is not None:
             self.run.save_samples(mains[:1] + subs[:1], step=it)
-        return row, tokens
+        return row, stats
 
     def __call__(self) -> RunResult:
         cfg = self.config
-        rows: list[dict[str, float]] = []
-        curve: list[tuple[int, float]] = []
-        spent = 0
-        it = 0
         try:
-            if cfg.warm_start_episodes:
-                self.init_eval = self.evaluate()
-                self.warm_start_metrics = self.warm_start()
-            curve.append((0, self.evaluate()))
-            while it < cfg.iterations and (cfg.token_budget is None or spent < cfg.token_budget):
-                row, tokens = self.iteration(it)
-                spent += tokens
-                row["tokens_total"] = float(spent)
-                it += 1
-                if it % cfg.eval_every == 0:
-                    curve.append((spent, self.evaluate()))
-                    row["eval_success"] = curve[-1][1]
-                rows.append(row)
+            if not (cfg.resume and self._restore()):
+                if cfg.warm_start_episodes:
+                    self.init_eval = self.evaluate()
+                    self.warm_start_metrics = self.warm_start()
+                self.curve.append((0, self.evaluate()))
+                if cfg.warm_start_episodes:
+                    self._checkpoint(0)  # the warm start is the costly part of a short run: keep it
+            it = self.start
+            while it < cfg.iterations and (cfg.token_budget is None or self.spent < cfg.token_budget):
+                row, stats = self.iteration(it)
+                self.spent += stats.generated_tokens
+                row["tokens_total"] = float(self.spent)
+                if (it + 1) % cfg.eval_every == 0:
+                    self.curve.append((self.spent, self.evaluate()))
+                    row["eval_success"] = self.curve[-1][1]
+                self.rows.append(row)
                 if self.run is not None:
-                    self.run.log(it, {k: float(v) for k, v in sorted(row.items())})
-                logger.info("iteration %d: tokens %d, success %.3f", it, spent, row["success"])
-            if curve[-1][0] != spent:
-                curve.append((spent, self.evaluate()))
+                    self.run.log(it, {k: float(v) for k, v in sorted(row.items())}, stats.as_dict())
+                logger.info("iteration %d: tokens %d, success %.3f", it + 1, self.spent, row["success"])
+                it += 1
+                if (it % cfg.checkpoint_every == 0 or it == cfg.iterations) and it > self.start:
+                    self._checkpoint(it)
+            if it > self.start and it % cfg.checkpoint_every and it != cfg.iterations:
+                self._checkpoint(it)  # stopped by the token budget between checkpoints
+            if self.curve[-1][0] != self.spent:
+                self.curve.append((self.spent, self.evaluate()))
         finally:
             self.collector.close()
             self.eval_collector.close()
             if self.run is not None:
-                (self.run.path / "eval_curve.json").write_text(json.dumps({"curve": curve, "init_eval": self.init_eval, "warm_start": self.warm_start_metrics}))
+                (self.run.path / "eval_curve.json").write_text(json.dumps({"curve": self.curve, "init_eval": self.init_eval, "warm_start": self.warm_start_metrics}))
                 self.run.close()
-        return RunResult(rows, curve, spent, it, self.init_eval, self.warm_start_metrics)
+        return RunResult(list(self.rows), list(self.curve), self.spent, it, self.init_eval, self.warm_start_metrics)
+
+    # -- checkpoints (hiergym.runs.RunDir: atomic write, SHA-256 digest, previous good one on failure) ----------
+
+    def _checkpoint(self, it: int) -> None:
+        """After ``it`` iterations: every learner's trainer (model, optimiser, scheduler, shuffle RNG) and the run's progress."""
+        if self.run is None:
+            return
+        trainers = [learner.trainer.state_dict() for learner in self.learners]
+        self.run.save_checkpoint(it, {
+            "trainer": trainers[0], "role_trainers": {"+".join(l.topics): t for l, t in zip(self.learners, trainers)},
+            "eval_curve": list(self.curve), "init_eval_success": self.init_eval, "warm_start_metrics": self.warm_start_metrics,
+            "tokens": self.spent, "rows": list(self.rows),
+        })
+
+    def _restore(self) -> bool:
+        """Load the newest good checkpoint; False (logs cut back to 0) when the run has none yet."""
+        from hiergym.runs import restore_rng
+
+        assert self.run is not None  # resume needs out (checked by the config)
+        state = self.run.latest_checkpoint()
+        if state is None:
+            self.run.resume_at(0)
+            return False
+        saved = state["role_trainers"]
+        for learner in self.learners:
+            key = "+".join(learner.topics)
+            if key not in saved:
+                raise ConfigError("resume", str(self.run.path), f"a checkpoint of the same models: it has {sorted(saved)}, this run trains {key!r}")
+            learner.trainer.load_state_dict(saved[key])
+        restore_rng(state["rng"])
+        self.start = int(state["step"])
+        self.curve = [tuple(p) for p in state["eval_curve"]]
+        self.init_eval, self.warm_start_metrics = state["init_eval_success"], dict(state["warm_start_metrics"])
+        self.spent, self.rows = int(state["tokens"]), [dict(r) for r in state["rows"]]
+        self.run.resume_at(self.start)
+        logger.info("resumed %s at iteration %d (%d tokens spent)", self.run.path, self.start, self.spent)
+        return True
 
 
 @dataclass(frozen=True)
