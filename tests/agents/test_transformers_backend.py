@@ -130,3 +130,58 @@ def test_top_p_filter_keeps_the_smallest_set_reaching_top_p():
 def test_seeds_must_match_prompts(tiny_backend):
     with pytest.raises(ConfigError, match="seeds"):
         tiny_backend.generate(PROMPTS, SamplingParams(), seeds=[1])
+
+
+# --- the KV-cache decode loop gives model.generate's records (issue 15: throughput) ------------
+
+
+def _records(gens):
+    return [(g.prompt_ids, g.response_ids, g.text, g.finish_reason, g.role) for g in gens]
+
+
+@pytest.mark.parametrize(
+    ("temperature", "top_p", "stop", "seeded"),
+    [(1.0, 1.0, (), True), (0.7, 0.9, ("</action>",), True), (0.0, 1.0, ("</action>",), False), (1.0, 1.0, ("</action>",), False)],
+)
+def test_decode_loop_equals_hf_generate(tiny_backend, temperature, top_p, stop, seeded):
+    """Same tokens, text, finish reasons and log-probs as ``model.generate`` with the same streams.
+
+    Prompts of different lengths (left padding) with repeats (the loop prefills each distinct
+    prompt once), stop strings, seeded / unseeded (same global seed) / greedy sampling.
+    """
+    from hiergym.agents import TransformersBackend
+
+    hf = TransformersBackend(tiny_backend.model, tiny_backend.tokenizer, device="cpu", decoding="hf")
+    assert tiny_backend.decoding == "loop"
+    prompts = [p for p in PROMPTS for _ in range(3)]
+    sp = SamplingParams(max_new_tokens=14, temperature=temperature, top_p=top_p, stop=stop)
+    seeds = list(range(100, 100 + len(prompts))) if seeded else None
+    torch.manual_seed(7)
+    loop = tiny_backend.generate(prompts, sp, seeds=seeds)
+    torch.manual_seed(7)
+    ref = hf.generate(prompts, sp, seeds=seeds)
+    assert _records(loop) == _records(ref)
+    for a, b in zip(loop, ref):
+        torch.testing.assert_close(torch.tensor(a.logprobs), torch.tensor(b.logprobs), atol=1e-5, rtol=0)
+    if stop and temperature > 0:  # the stop-string path ran (greedy answers of this model never reach the tag)
+        assert {g.finish_reason for g in loop} == {FINISH_STOP, FINISH_LENGTH}
+
+
+def test_row_noise_is_the_per_call_stream():
+    """Chunked draws equal one ``rand(V)`` per row and token from the row's own generator."""
+    from hiergym.agents.transformers_backend import RowNoise
+
+    noise = RowNoise([3, 4], vocab_size=7, max_steps=5, device="cpu")
+    noise.chunk = 2  # force a refill mid-way
+    got = torch.stack([noise.next() for _ in range(5)])
+    gens = [torch.Generator().manual_seed(s) for s in (3, 4)]
+    want = torch.stack([torch.stack([torch.rand(7, generator=g, dtype=torch.float64) for g in gens]) for _ in range(5)])
+    torch.testing.assert_close(got, (-torch.log(-torch.log(want))).float(), atol=0, rtol=0)
+
+
+def test_unknown_decoding_is_a_config_error(tiny_backend):
+    from hiergym.agents import TransformersBackend
+
+    with pytest.raises(ConfigError) as e:
+        TransformersBackend(tiny_backend.model, tiny_backend.tokenizer, device="cpu", decoding="fast")
+    assert e.value.field == "decoding"
