@@ -46,6 +46,9 @@ ARMS = ("flat-gigpo", "hrpo-blueprint", "hrpo-switch")
 BASELINE = "flat-gigpo"
 RESULTS = Path(__file__).resolve().parent / "results" / "hierarchy"
 EXPERT = "hiergym.training.hierarchy:expert_actions"
+HIERARCHY_FILES = ("benchmarks/hierarchy.py", "agents/hierarchical.py", "agents/hierarchical_prompts.py", "algos/hrpo.py", "algos/segments.py",
+                   "hiergym/training/hierarchy.py", "hiergym/training/loop.py", "hiergym/collector/loop.py")
+"""The files whose uncommitted changes mark a run's commit ``+dirty``."""
 
 
 def arm_config(arm: str, seed: int, args: argparse.Namespace, out: Path) -> TrainConfig:
@@ -201,14 +204,42 @@ def oracle_executor_success(loop: Any, trajectories: list[Any]) -> dict[str, flo
     return {"success": float(np.mean(wins)), "plan_exact_share": float(np.mean(exact)), "plan_complete_share": float(np.mean(complete)), "episodes": len(wins)}
 
 
+def reused_warm_start(arm: str, seed: int, args: argparse.Namespace) -> Path | None:
+    """The model dir ``--reuse-warm-start`` names for ``arm`` (``{seed}`` filled in) when it exists, else None (warm-start here)."""
+    for entry in args.reuse_warm_start:
+        name, _, template = entry.partition("=")
+        if name == arm:
+            path = Path(template.format(seed=seed))
+            return path if (path / "config.json").is_file() else None
+    return None
+
+
+def fit_warm_start(loop: Any) -> dict[str, float]:
+    """The supervised warm start of ``loop``'s agent (both roles for a hierarchical one), saved in the run dir.
+
+    Unlike ``TrainLoop._warm_start`` it skips the held-out evaluation of the random model (every episode of
+    it runs to the step limit, and nothing here reports it)."""
+    from hiergym.training import WARM_START_MODEL_DIR, warm_start
+
+    if loop.config.warm_start.steps <= 0:
+        return {}
+    metrics = warm_start(loop.config, loop.agent, loop.make_env, loop.device)
+    loop.backend.save_pretrained(loop.run.path / WARM_START_MODEL_DIR)
+    return metrics
+
+
 def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Warm start, RL until the token budget is spent, held-out evaluation; the numbers of one arm and seed."""
     from hiergym.training.loop import TrainLoop
 
     t0, c0 = time.perf_counter(), time.process_time()
-    loop = TrainLoop(arm_config(arm, seed, args, out))
+    config = arm_config(arm, seed, args, out)
+    reused = reused_warm_start(arm, seed, args)
+    if reused is not None:  # the flat arm's warm start made earlier with the same recipe: load it, skip the fit
+        config = replace(config, model=replace(config.model, path=str(reused)), warm_start=replace(config.warm_start, steps=0, content_only_steps=0))
+    loop = TrainLoop(config)
     try:
-        loop._warm_start()
+        warm_metrics = {} if reused is not None else fit_warm_start(loop)
         loop._build_trainers()
         warm_cpu = time.process_time() - c0
         start, _ = held_out(loop)
@@ -220,7 +251,7 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[st
             it += 1
         final, trajs = held_out(loop)
         result = {"arm": arm, "seed": seed, "iterations": it, "tokens": tokens, "start": start, "final": final, "curve": curve,
-                  "warm_start": loop.result.warm_start_metrics, "warm_start_cpu_s": warm_cpu}
+                  "warm_start": warm_metrics, "warm_start_cpu_s": warm_cpu, "warm_start_from": None if reused is None else str(reused)}
         if arm == "hrpo-blueprint":  # plan quality vs execution quality, on the same held-out episodes
             result["planner_oracle_executor"] = oracle_executor_success(loop, trajs)
             loop.agent.config = replace(loop.agent.config, oracle_plan=True)
@@ -347,6 +378,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--plan-tokens", type=int, default=64)
     p.add_argument("--warm-start-steps", type=int, default=600)
     p.add_argument("--warm-start-episodes", type=int, default=500)
+    p.add_argument("--reuse-warm-start", nargs="*", default=[], metavar="ARM=DIR",
+                   help="load ARM's warm-started model from DIR ('{seed}' filled in) instead of fitting it, when DIR exists; only for a "
+                   "warm start made with the same recipe (e.g. flat-gigpo=/work/runs_hstep/gvg/warm-seed{seed}/model_warm_start, gigpo_vs_grpo's)")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -366,12 +400,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def git_commit() -> str:
-    """The short HEAD commit of this checkout (``+dirty`` when benchmarks/ or hiergym/ have uncommitted changes)."""
+    """The short HEAD commit of this checkout (``+dirty`` when the files of the hierarchical path have uncommitted changes)."""
     import subprocess
 
     root = Path(__file__).resolve().parent.parent
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "benchmarks/hierarchy.py", "hiergym", "agents", "algos"], capture_output=True, text=True, cwd=root).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *HIERARCHY_FILES], capture_output=True, text=True, cwd=root).stdout.strip()
     return head + ("+dirty" if dirty else "")
 
 
