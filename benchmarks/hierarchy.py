@@ -243,11 +243,13 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[st
         loop._build_trainers()
         warm_cpu = time.process_time() - c0
         start, _ = held_out(loop)
+        logger.info("%s seed %d: warm start %.1f CPU-min, held-out success %.3f", arm, seed, warm_cpu / 60, start["eval_success"])
         curve, tokens, it = [], 0, 0
         while tokens < args.token_budget and it < args.max_iterations:
             row = loop.iteration(it)
             tokens += int(loop.last_stats.generated_tokens)
             curve.append({"iteration": it, "tokens": tokens, "success": row["success"], "length": row["length"]})
+            logger.info("%s seed %d iteration %d: %d tokens, training success %.3f", arm, seed, it, tokens, row["success"])
             it += 1
         final, trajs = held_out(loop)
         result = {"arm": arm, "seed": seed, "iterations": it, "tokens": tokens, "start": start, "final": final, "curve": curve,
@@ -257,6 +259,7 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[st
             loop.agent.config = replace(loop.agent.config, oracle_plan=True)
             result["oracle_plan"], _ = held_out(loop)
         result["wall_s"], result["cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+        logger.info("%s seed %d: held-out success %.3f after RL (%.1f CPU-min in all)", arm, seed, final["eval_success"], result["cpu_s"] / 60)
         return result
     finally:
         loop.collector.close()
