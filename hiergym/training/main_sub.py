@@ -86,6 +86,10 @@ class MainSubTrainConfig:
     eval_temperature: float = 0.0
     history_k: int = 2
     """Past turns the env's History wrapper shows in the main prompt (the main-only agent needs them to see its searches)."""
+    template: str | None = None
+    """A prompt template file (``.toml``/``.json``, ``hiergym.wrappers.PromptTemplate``) for the env's History wrapper; None = the default."""
+    sub_history: int = 2
+    """Past tool calls (with their results) a sub-agent's prompt shows."""
     warm_start_episodes: int = 0
     """Expert episodes (``MultiHopExpert``, through the same agent and prompts) for a supervised warm start; 0 = none."""
     warm_start_steps: int = 0
@@ -280,7 +284,7 @@ class MainSubTrainer:
 
             self.run = RunDir(cfg.out, _jsonable_config(cfg), resume=cfg.resume, tensorboard=False)
         seed_everything(cfg.seed)
-        maker = TextEnvMaker(max_episode_steps=None, history_k=cfg.history_k)
+        maker = TextEnvMaker(max_episode_steps=None, history_k=cfg.history_k, template=cfg.template)
         train_kwargs, eval_kwargs = dict(cfg.env_kwargs), {**cfg.env_kwargs, **cfg.eval_env_kwargs}
         self.make_train, self.make_eval = env_fns or (_EnvFn(maker, train_kwargs), _EnvFn(maker, eval_kwargs))
         path = Path(cfg.model_path) if cfg.model_path else self._tiny_model()
@@ -293,7 +297,7 @@ class MainSubTrainer:
                 self.backends[f"sub:{name}"] = self.backends["main"] if cfg.shared_model else TransformersBackend.from_pretrained(path, device="cpu")
             subs = {n: self.backends[f"sub:{n}"] for n in cfg.sub_agents}
             self.agent: Any = MainSubAgents(self.backends["main"], subs, tools=tools, sampling=cfg.sampling,
-                                            max_calls_per_step=cfg.max_calls_per_step, max_sub_steps=cfg.max_sub_steps)
+                                            max_calls_per_step=cfg.max_calls_per_step, max_sub_steps=cfg.max_sub_steps, sub_history=cfg.sub_history)
         else:
             self.agent = LLMAgent(self.backends["main"], sampling=cfg.sampling, role="main")
         self.store = store if store is not None else QueueStore()
@@ -489,9 +493,11 @@ class _EnvFn:
 
     def __call__(self, env_id: str) -> Any:
         import hiergym
-        from hiergym.wrappers import AnchorHash, History, TextActions
+        from hiergym.wrappers import AnchorHash, History, PromptTemplate, TextActions
 
-        return History(TextActions(AnchorHash(hiergym.make(env_id, **self.kwargs)), require_tags=self.maker.require_tags), k=self.maker.history_k)
+        template = PromptTemplate.from_file(self.maker.template) if self.maker.template else None
+        env = TextActions(AnchorHash(hiergym.make(env_id, **self.kwargs)), require_tags=self.maker.require_tags)
+        return History(env, k=self.maker.history_k, template=template)
 
 
 def _jsonable_config(cfg: MainSubTrainConfig) -> dict[str, Any]:

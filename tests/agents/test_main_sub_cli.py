@@ -38,7 +38,8 @@ def test_main_sub_is_a_train_command_and_its_help_lists_the_config_fields(capsys
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     for flag in ("--config-file", "--agent", "--sub-agents", "--iterations", "--token-budget", "--out", "--mgrpo.group-size",
-                 "--trainer.lr", "--sampling.max-new-tokens", "--env-kwargs.max-hops", "--tiny.hidden-size", "--warm-start-steps"):
+                 "--trainer.lr", "--sampling.max-new-tokens", "--env-kwargs.max-hops", "--tiny.hidden-size", "--warm-start-steps",
+                 "--resume", "--checkpoint-every", "--template", "--sub-history"):
         assert flag in text, flag
 
 
@@ -95,3 +96,20 @@ def test_tiny_run_through_the_cli_writes_its_run_dir(tmp_path, capsys, monkeypat
     assert json.loads((run / "config.json").read_text())["mgrpo"]["group_size"] == 2
     assert len(json.loads((run / "eval_curve.json").read_text())["curve"]) == 2
     assert str(run) in "".join(capsys.readouterr().out.split())  # the summary names the run dir (rich may wrap it)
+
+
+def test_resume_flag_continues_the_run_in_out(tmp_path, capsys, monkeypatch):
+    """--resume reads the run dir's last checkpoint: a finished run is not trained again; without --resume the dir is refused."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    run = tmp_path / "run"
+    main(["train", "main-sub", *TINY_FLAGS, "--out", str(run)])
+    assert [p.name for p in (run / "checkpoints").glob("step-*.pt")] == ["step-000001.pt"]
+    before = (run / "metrics.csv").read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "main-sub", *TINY_FLAGS, "--out", str(run)])
+    assert exit_info.value.code == 2 and "--resume" in capsys.readouterr().err
+    steps = []
+    monkeypatch.setattr(main_sub.MainSubTrainer, "iteration", lambda self, it: steps.append(it))
+    main(["train", "main-sub", *TINY_FLAGS, "--out", str(run), "--resume"])
+    assert steps == [] and (run / "metrics.csv").read_text() == before
+    assert "1 iterations" in capsys.readouterr().out
