@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -237,6 +238,7 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace, out: Path) -> dict[st
     reused = reused_warm_start(arm, seed, args)
     if reused is not None:  # the flat arm's warm start made earlier with the same recipe: load it, skip the fit
         config = replace(config, model=replace(config.model, path=str(reused)), warm_start=replace(config.warm_start, steps=0, content_only_steps=0))
+    shutil.rmtree(config.out, ignore_errors=True)  # an interrupted run of this arm and seed is redone from the start
     loop = TrainLoop(config)
     try:
         warm_metrics = {} if reused is not None else fit_warm_start(loop)
