@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
 import time
 from dataclasses import replace
@@ -44,7 +43,9 @@ ARMS = {"mgrpo": "main-sub", "grpo_main_only": "main-only"}
 def arm_config(args: argparse.Namespace, seed: int, agent: str, out: Path, model_path: str | None) -> MainSubTrainConfig:
     return MainSubTrainConfig(
         agent=agent,
-        env_kwargs={"max_hops": args.max_hops, "max_steps": args.max_steps, "kb_size": args.kb_size},
+        env_kwargs={"max_hops": args.max_hops, "max_steps": args.max_steps, "kb_size": args.kb_size, "top_k": args.top_k},
+        template=str(prompt_template(args.out)) if args.compact_prompt else None,
+        sub_history=args.sub_history,
         mgrpo=MGRPOConfig(group_size=args.group_size, max_sub_calls=args.d_max),
         trainer=TrainerConfig(lr=args.lr),
         sampling=SamplingParams(max_new_tokens=args.max_new_tokens),
@@ -59,6 +60,8 @@ def arm_config(args: argparse.Namespace, seed: int, agent: str, out: Path, model
         max_sub_steps=args.max_sub_steps,
         warm_start_episodes=args.warm_start_episodes,
         warm_start_steps=args.warm_start_steps,
+        init_eval_episodes=args.init_eval_episodes,
+        checkpoint_every=args.checkpoint_every,
         tiny=TinyModelSpec(hidden_size=args.hidden, intermediate_size=2 * args.hidden, num_hidden_layers=args.layers, num_attention_heads=4, num_key_value_heads=2),
         init_seed=seed,
         seed=seed,
@@ -67,28 +70,112 @@ def arm_config(args: argparse.Namespace, seed: int, agent: str, out: Path, model
     )
 
 
+COMPACT_PROMPT = 'header = "{task}\\n"\nturn = "> {action}\\n"\ncurrent = "{observation}\\n"\n'
+"""The env prompt of the compact setting: the question, the past actions (not their results) and the current observation (no hint list)."""
+
+
+def prompt_template(out: Path) -> Path:
+    """Write the compact prompt template into the results dir (so the results say what the agents saw)."""
+    path = (out / "prompt.toml").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(COMPACT_PROMPT)
+    return path
+
+
+ROLE_STATS = ("success", "sub_calls", "mgrpo/main_correct", "mgrpo/main_format", "mgrpo/main_reward_mean", "mgrpo/sub_reward_mean",
+              "mgrpo/sub_format", "mgrpo/align/searcher/duplicated", "mgrpo/align/searcher/dropped", "mgrpo/align/searcher/borrowed", "length")
+"""Training-batch metrics averaged over a run's iterations (what each role did: calls, correctness, format, alignment)."""
+
+
+def wait_for(path: Path, timeout_s: float = 1800.0) -> Path:
+    """Wait until another process has written ``path`` (the first arm's initial model, when arms run as separate processes)."""
+    deadline = time.monotonic() + timeout_s
+    while not path.is_file():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear within {timeout_s:.0f} s")
+        time.sleep(5)
+    return path
+
+
+def initial_model(args: argparse.Namespace, arm: str, first_run: Path) -> str | None:
+    """None for the first arm (it builds the tiny model); the first arm's ``model_init`` for the others (paired)."""
+    if arm == next(iter(ARMS)):
+        return None
+    return str(wait_for(first_run / "model_init" / "config.json").parent.resolve())
+
+
+def warm_arm(args: argparse.Namespace, arm: str) -> dict:
+    """``--shared-warm-start``: one warm start per arm (seed ``--warm-seed``), saved for every RL seed of that arm."""
+    out = args.out / "runs" / f"warm-{arm}"
+    done = out / "warm.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    if out.exists():  # a killed warm start is redone (it has no checkpoint of its own)
+        for f in sorted(out.rglob("*"), reverse=True):
+            f.unlink() if f.is_file() else f.rmdir()
+    t0 = time.process_time()
+    model = initial_model(args, arm, args.out / "runs" / f"warm-{next(iter(ARMS))}")
+    trainer = MainSubTrainer(arm_config(args, args.warm_seed, ARMS[arm], out, model))
+    try:
+        init = trainer.evaluate(args.init_eval_episodes)
+        metrics = trainer.warm_start()
+        trainer.save_models("model_warm_start")
+        acc = trainer.evaluate()
+    finally:
+        trainer.collector.close()
+        trainer.eval_collector.close()
+        trainer.run.close()
+    record = {"init_eval": init, "warm_start": metrics, "eval": acc, "cpu_s": time.process_time() - t0, "model": str((out / "model_warm_start").resolve())}
+    done.write_text(json.dumps(record))
+    logging.info("warm start %s: random init %.3f -> warm-started %.3f held-out (%s), %.0f CPU s", arm, init, acc, metrics, record["cpu_s"])
+    return record
+
+
+def run_arm(args: argparse.Namespace, seed: int, arm: str, model_path: str | None) -> dict:
+    """One arm on one seed; a finished arm is read back, a killed one resumes from its last checkpoint."""
+    out = args.out / "runs" / f"{arm}-seed{seed}"
+    done = out / "result.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    warm = None
+    config = arm_config(args, seed, ARMS[arm], out, model_path)
+    if args.shared_warm_start:
+        warm = warm_arm(args, arm)
+        config = replace(config, model_path=warm["model"], warm_start_episodes=0, warm_start_steps=0)
+    resume = (out / "config.json").is_file()
+    t0 = time.process_time()
+    trainer = MainSubTrainer(replace(config, resume=resume))
+    result = trainer()
+    rows = result.rows
+    stats = {k: float(np.mean([r[k] for r in rows if k in r])) for k in ROLE_STATS if any(k in r for r in rows)}
+    prior = json.loads((out / "cpu_s_before_resume.json").read_text())["cpu_s"] if (out / "cpu_s_before_resume.json").is_file() else 0.0
+    record = {
+        "curve": result.eval_curve, "init_eval": result.init_eval if warm is None else warm["init_eval"],
+        "warm_start": result.warm_start if warm is None else warm["warm_start"], "shared_warm_start": warm,
+        "tokens": result.tokens, "iterations": result.iterations, "cpu_s": prior + time.process_time() - t0, "resumed": resume,
+        "train_means": stats, "final_train_success": rows[-1]["success"] if rows else None,
+    }
+    done.write_text(json.dumps(record))
+    return record
+
+
 def run_seed(args: argparse.Namespace, seed: int) -> dict[str, dict]:
-    """Both arms on one seed from the same initial model; finished arms are read back (a rerun resumes per arm)."""
+    """Both arms on one seed from the same initial model (the first arm builds it, the second loads it: paired)."""
     results = {}
-    model_path = None
-    for arm, agent in ARMS.items():
-        out = args.out / "runs" / f"{arm}-seed{seed}"
-        done = out / "result.json"
-        if not done.is_file():
-            shutil.rmtree(out, ignore_errors=True)
-            t0 = time.process_time()
-            trainer = MainSubTrainer(arm_config(args, seed, agent, out, model_path))
-            result = trainer()
-            done.write_text(json.dumps({
-                "curve": result.eval_curve, "init_eval": result.init_eval, "warm_start": result.warm_start,
-                "tokens": result.tokens, "iterations": result.iterations, "cpu_s": time.process_time() - t0,
-                "final_train_success": result.rows[-1]["success"] if result.rows else None,
-            }))
-        results[arm] = json.loads(done.read_text())
-        if model_path is None:  # the second arm starts from the first arm's initial model (paired)
-            model_path = str((args.out / "runs" / f"{arm}-seed{seed}" / "model_init").resolve())
+    for arm in args.arms:
+        model_path = None if args.shared_warm_start else initial_model(args, arm, args.out / "runs" / f"{next(iter(ARMS))}-seed{seed}")
+        results[arm] = run_arm(args, seed, arm, model_path)
         logging.info("%s seed %d: %s", arm, seed, results[arm]["curve"])
     return results
+
+
+def finished_seeds(out: Path) -> dict[int, dict[str, dict]]:
+    """Every seed whose arms all have a result.json under ``out/runs``."""
+    per_seed: dict[int, dict[str, dict]] = {}
+    for path in sorted((out / "runs").glob("*-seed*/result.json")):
+        arm, seed = path.parent.name.rsplit("-seed", 1)
+        per_seed.setdefault(int(seed), {})[arm] = json.loads(path.read_text())
+    return {s: r for s, r in per_seed.items() if set(r) >= set(ARMS)}
 
 
 def summarise(per_seed: dict[int, dict[str, dict]]) -> dict:
@@ -107,9 +194,16 @@ def summarise(per_seed: dict[int, dict[str, dict]]) -> dict:
         }
         init = [per_seed[s][arm]["init_eval"] for s in seeds]
         if all(v is not None for v in init):
-            out["arms"][arm]["before_warm_start_per_seed"] = init
+            out["arms"][arm]["random_init_per_seed"] = init
+            out["arms"][arm]["random_init_iqm"] = iqm(np.array(init))
+        means = [per_seed[s][arm].get("train_means", {}) for s in seeds]
+        out["arms"][arm]["train_means"] = {k: float(np.mean([m[k] for m in means if k in m])) for k in sorted(set().union(*means))}
+        out["arms"][arm]["cpu_s_per_seed"] = [per_seed[s][arm]["cpu_s"] for s in seeds]
     diff = finals["mgrpo"] - finals["grpo_main_only"]
     out["paired_diff_mgrpo_minus_grpo"] = {"iqm": iqm(diff), "ci95": bootstrap_ci(diff), "per_seed": diff.tolist()}
+    for arm in ARMS:  # what RL added to each arm's own starting point
+        gain = finals[arm] - np.array(out["arms"][arm]["untrained_per_seed"])
+        out["arms"][arm]["rl_gain"] = {"iqm": iqm(gain), "ci95": bootstrap_ci(gain), "per_seed": gain.tolist()}
     return out
 
 
@@ -119,11 +213,16 @@ def plot(per_seed: dict[int, dict[str, dict]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for arm in ARMS:
-        for k, s in enumerate(sorted(per_seed)):
-            xs, ys = zip(*per_seed[s][arm]["curve"])
-            ax.plot(xs, ys, color="C0" if arm == "mgrpo" else "C1", alpha=0.5, marker="o", label=arm if k == 0 else None)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for arm, color in zip(ARMS, ("C0", "C1")):
+        curves = [per_seed[s][arm]["curve"] for s in sorted(per_seed)]
+        for xs_ys in curves:
+            xs, ys = zip(*xs_ys)
+            ax.plot(xs, ys, color=color, alpha=0.25, marker=".")
+        if len({len(c) for c in curves}) == 1:  # same eval points in every seed: the mean curve (x = mean tokens)
+            xs = np.mean([[p[0] for p in c] for c in curves], axis=0)
+            ys = np.mean([[p[1] for p in c] for c in curves], axis=0)
+            ax.plot(xs, ys, color=color, lw=2.5, marker="o", label=f"{arm} (mean of {len(curves)} seeds)")
     ax.set_xlabel("generated training tokens")
     ax.set_ylabel("held-out exact match")
     ax.set_title("MultiHop-v0: M-GRPO (main+searcher) vs main-only GRPO")
@@ -134,26 +233,49 @@ def plot(per_seed: dict[int, dict[str, dict]], path: Path) -> None:
 
 
 def table(summary: dict, args: argparse.Namespace, cpu_s: float) -> str:
+    seeds = summary["seeds"]
     lines = [
         "# M-GRPO vs main-only GRPO on MultiHop-v0",
         "",
         f"Command: `python benchmarks/mgrpo.py {' '.join(args.argv)}`",
-        f"Seeds: {summary['seeds']}; token budget per run: {args.token_budget}; CPU time of all runs: {cpu_s:.0f} s.",
+        f"Seeds: {seeds}; token budget per run: {args.token_budget}; held-out: {args.eval_episodes} test-split episodes (greedy); "
+        f"CPU time of all runs: {cpu_s:.0f} s.",
         "",
-        "| arm | untrained (IQM [95% CI]) | after RL (IQM [95% CI]) | per seed after RL |",
-        "|---|---|---|---|",
+        "| arm | random init (IQM) | untrained = warm start, no RL (IQM [95% CI]) | after RL (IQM [95% CI]) | RL gain (IQM [95% CI]) |",
+        "|---|---|---|---|---|",
     ]
     for arm, a in summary["arms"].items():
-        lines.append(f"| {arm} | {a['untrained_iqm']:.3f} [{a['untrained_ci95'][0]:.3f}, {a['untrained_ci95'][1]:.3f}] | "
-                     f"{a['final_iqm']:.3f} [{a['final_ci95'][0]:.3f}, {a['final_ci95'][1]:.3f}] | {a['final_per_seed']} |")
+        g = a["rl_gain"]
+        lines.append(f"| {arm} | {a.get('random_init_iqm', float('nan')):.3f} | {a['untrained_iqm']:.3f} [{a['untrained_ci95'][0]:.3f}, {a['untrained_ci95'][1]:.3f}] | "
+                     f"{a['final_iqm']:.3f} [{a['final_ci95'][0]:.3f}, {a['final_ci95'][1]:.3f}] | {g['iqm']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}] |")
     d = summary["paired_diff_mgrpo_minus_grpo"]
-    lines += ["", f"Paired difference M-GRPO - GRPO (after RL): IQM {d['iqm']:+.3f}, 95% CI [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}], per seed {d['per_seed']}.", ""]
-    return "\n".join(lines)
+    lines += ["", f"Paired difference M-GRPO - GRPO (after RL): IQM {d['iqm']:+.3f}, 95% CI [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}].", "",
+              "Per seed (held-out exact match):", "",
+              "| seed | " + " | ".join(f"{arm} random / untrained / after RL" for arm in summary["arms"]) + " | M-GRPO - GRPO | tokens (M-GRPO, GRPO) | iterations |",
+              "|---|" + "---|" * (len(summary["arms"]) + 3)]
+    for k, seed in enumerate(seeds):
+        cells = []
+        for a in summary["arms"].values():
+            rnd = a.get("random_init_per_seed", [None] * len(seeds))[k]
+            cells.append(f"{'-' if rnd is None else f'{rnd:.3f}'} / {a['untrained_per_seed'][k]:.3f} / {a['final_per_seed'][k]:.3f}")
+        arms = list(summary["arms"].values())
+        lines.append(f"| {seed} | " + " | ".join(cells) + f" | {d['per_seed'][k]:+.3f} | {', '.join(str(a['tokens_per_seed'][k]) for a in arms)} | "
+                     f"{', '.join(str(a['iterations_per_seed'][k]) for a in arms)} |")
+    lines += ["", "Training batches, mean over iterations and seeds:", "", "| arm | " + " | ".join(ROLE_STATS) + " |", "|---|" + "---|" * len(ROLE_STATS)]
+    for arm, a in summary["arms"].items():
+        lines.append(f"| {arm} | " + " | ".join(f"{a['train_means'][k]:.3f}" if k in a["train_means"] else "-" for k in ROLE_STATS) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=5, help="how many seeds (first-seed, first-seed + 1, ...)")
+    p.add_argument("--first-seed", type=int, default=0, help="run seeds from this one (seeds as separate processes)")
+    p.add_argument("--report-only", action="store_true", help="run nothing: summarise every finished seed under --out/runs")
+    p.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS), help="arms to run in this process (arms as separate processes)")
+    p.add_argument("--shared-warm-start", action="store_true",
+                   help="warm-start each arm once (seed --warm-seed) and start every RL seed of the arm from it (seeds then differ in RL only)")
+    p.add_argument("--warm-seed", type=int, default=0)
     p.add_argument("--token-budget", type=int, default=20_000)
     p.add_argument("--max-iterations", type=int, default=1000)
     p.add_argument("--tasks", type=int, default=4, help="queries per iteration")
@@ -165,10 +287,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-steps", type=int, default=6)
     p.add_argument("--max-sub-steps", type=int, default=4)
     p.add_argument("--kb-size", type=int, default=200)
+    p.add_argument("--top-k", type=int, default=5, help="search results shown")
+    p.add_argument("--compact-prompt", action="store_true", help="env prompt = question, past actions, current observation (no hints)")
+    p.add_argument("--sub-history", type=int, default=2, help="past tool calls a sub-agent prompt shows")
     p.add_argument("--history-k", type=int, default=2)
     p.add_argument("--slots", type=int, default=16)
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--eval-episodes", type=int, default=32)
+    p.add_argument("--init-eval-episodes", type=int, default=None, help="held-out episodes for the random-init accuracy (default --eval-episodes)")
+    p.add_argument("--checkpoint-every", type=int, default=5)
     p.add_argument("--warm-start-episodes", type=int, default=0)
     p.add_argument("--warm-start-steps", type=int, default=0)
     p.add_argument("--hidden", type=int, default=128)
@@ -179,13 +306,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict | None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.process_time()
-    per_seed = {s: run_seed(args, s) for s in range(args.seeds)}
+    if not args.report_only:
+        for s in range(args.first_seed, args.first_seed + args.seeds):
+            run_seed(args, s)
+    per_seed = finished_seeds(args.out)
+    if not per_seed:
+        logging.info("no finished seed under %s", args.out / "runs")
+        return None
     cpu_s = sum(r["cpu_s"] for runs in per_seed.values() for r in runs.values())
+    cpu_s += sum(json.loads(w.read_text())["cpu_s"] for w in (args.out / "runs").glob("warm-*/warm.json"))  # shared warm starts
     summary = summarise(per_seed)
     summary["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     summary["cpu_s_all_runs"] = cpu_s

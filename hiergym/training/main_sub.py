@@ -52,6 +52,8 @@ MAIN_ROLE_OF = {MAIN_TOPIC: "main"}
 """Store topic -> generation role (a sub-agent's topic is its role, ``sub:<name>``)."""
 WARM_START_SEED_START = 500_000
 """Expert demonstrations use training-split seeds from here (disjoint from the RL tasks of short runs)."""
+WARM_START_MODEL_DIR = "model_warm_start"
+"""Run-dir subdirectory of the policy right after the warm start (the same name as ``hiergym train llm``'s)."""
 INIT_MODEL_DIR = "model_init"
 """Run-dir subdirectory of the tiny random-init model a run builds (tokenizer + weights before any training)."""
 EVAL_SEED_START = 1_000_000
@@ -84,6 +86,8 @@ class MainSubTrainConfig:
     eval_every: int = 5
     eval_episodes: int = 32
     eval_temperature: float = 0.0
+    init_eval_episodes: int | None = None
+    """Held-out episodes for the accuracy before the warm start (None: ``eval_episodes``; a random model's episodes are long and near 0)."""
     history_k: int = 2
     """Past turns the env's History wrapper shows in the main prompt (the main-only agent needs them to see its searches)."""
     template: str | None = None
@@ -120,6 +124,8 @@ class MainSubTrainConfig:
                 raise ConfigError(name, value, "an integer >= 1")
         if self.token_budget is not None and self.token_budget < 1:
             raise ConfigError("token_budget", self.token_budget, "None or a positive number of tokens")
+        if self.init_eval_episodes is not None and (isinstance(self.init_eval_episodes, bool) or not isinstance(self.init_eval_episodes, int) or self.init_eval_episodes < 1):
+            raise ConfigError("init_eval_episodes", self.init_eval_episodes, "None or an integer >= 1")
         if self.eval_temperature < 0:
             raise ConfigError("eval_temperature", self.eval_temperature, ">= 0 (0 = greedy)")
         if self.resume and self.out is None:
@@ -384,11 +390,12 @@ class MainSubTrainer:
         n = self.config.tasks_per_iteration
         return [(self.config.env_id, self.config.seed * 1_000_003 + it * n + i) for i in range(n)]
 
-    def evaluate(self) -> float:
+    def evaluate(self, episodes: int | None = None) -> float:
+        """Held-out success (greedy by default) on the first ``episodes`` (default ``eval_episodes``) evaluation seeds."""
         from hiergym.training.loop import run_stream
 
         cfg = self.config
-        tasks = [(cfg.env_id, EVAL_SEED_START + i) for i in range(cfg.eval_episodes)]
+        tasks = [(cfg.env_id, EVAL_SEED_START + i) for i in range(episodes or cfg.eval_episodes)]
         sampling = replace(cfg.sampling, temperature=cfg.eval_temperature)
         trajs, _ = self.eval_collector.collect(tasks, 1, sampling=sampling, stream=run_stream(cfg.seed, "eval"))
         return float(np.mean([t.success for t in trajs]))
@@ -414,8 +421,9 @@ class MainSubTrainer:
         try:
             if not (cfg.resume and self._restore()):
                 if cfg.warm_start_episodes:
-                    self.init_eval = self.evaluate()
+                    self.init_eval = self.evaluate(cfg.init_eval_episodes)
                     self.warm_start_metrics = self.warm_start()
+                    self.save_models(WARM_START_MODEL_DIR)
                 self.curve.append((0, self.evaluate()))
                 if cfg.warm_start_episodes:
                     self._checkpoint(0)  # the warm start is the costly part of a short run: keep it
@@ -445,6 +453,20 @@ class MainSubTrainer:
                 (self.run.path / "eval_curve.json").write_text(json.dumps({"curve": self.curve, "init_eval": self.init_eval, "warm_start": self.warm_start_metrics}))
                 self.run.close()
         return RunResult(list(self.rows), list(self.curve), self.spent, it, self.init_eval, self.warm_start_metrics)
+
+    def save_models(self, name: str) -> list[Path]:
+        """``save_pretrained`` every model of the run into ``<out>/<name>`` (a separate sub-agent model: ``<name>-sub-<agent>``).
+
+        Like ``hiergym train llm``'s ``model_warm_start``: later runs can start from it through ``model_path``."""
+        if self.run is None:
+            return []
+        saved = []
+        for role, backend in self.backends.items():
+            if role != "main" and backend is self.backends["main"]:
+                continue
+            path = self.run.path / (name if role == "main" else f"{name}-sub-{role.removeprefix('sub:')}")
+            saved.append(backend.save_pretrained(path))
+        return saved
 
     # -- checkpoints (hiergym.runs.RunDir: atomic write, SHA-256 digest, previous good one on failure) ----------
 
