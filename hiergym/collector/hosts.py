@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from hiergym.error import ConfigError, HierGymError
@@ -204,17 +204,22 @@ class ProcessHost:
         self._stop()
 
 
-def make_hosts(env_fn: EnvFn, kind: str, num_workers: int, num_slots: int, *, mp_context: str = "spawn") -> list[Host]:
+def make_hosts(
+    env_fn: EnvFn, kind: str, num_workers: int, num_slots: int, *, mp_context: str = "spawn", ray_actor_options: Mapping[str, Any] | None = None
+) -> list[Host]:
     """The hosts of a collector: one per worker (at most one per slot), or one in-process host.
 
     ``kind``: ``inprocess`` (``num_workers`` ignored), ``process`` (worker processes), ``ray``
     (Ray actors, :class:`~hiergym.collector.ray_host.RayEnvPool`; needs the ``ray`` extra), or
-    ``auto`` (``process`` when ``num_workers > 0``, else ``inprocess``).
+    ``auto`` (``process`` when ``num_workers > 0``, else ``inprocess``). ``ray_actor_options``
+    go to every actor's ``ActorClass.options`` (e.g. ``{"num_cpus": 1}``); only with ``ray``.
     """
     if kind not in HOST_KINDS:
         raise ConfigError("host", kind, "'auto', 'inprocess', 'process' (worker processes) or 'ray' (Ray actors)")
     if kind == "auto":
         kind = "process" if num_workers else "inprocess"
+    if ray_actor_options and kind != "ray":
+        raise ConfigError("ray_actor_options", dict(ray_actor_options), f"empty with host={kind!r} (Ray actor options apply to host='ray' only)")
     if kind == "inprocess":
         return [InProcessHost(env_fn)]
     if num_workers < 1:
@@ -223,5 +228,5 @@ def make_hosts(env_fn: EnvFn, kind: str, num_workers: int, num_slots: int, *, mp
     if kind == "ray":
         from hiergym.collector.ray_host import RayEnvPool
 
-        return list(RayEnvPool(env_fn, n_hosts).hosts)
+        return list(RayEnvPool(env_fn, n_hosts, actor_options=ray_actor_options).hosts)
     return [ProcessHost(env_fn, mp_context) for _ in range(n_hosts)]

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +146,7 @@ class Collector:
         on_episode: hook called after every finished episode.
         keep_final_observation: store the observation after an episode's last step in
             ``trajectory.meta["final_observation"]`` (value-based learners bootstrap from it).
+        ray_actor_options: with ``host="ray"``, options for every env actor (``{"num_cpus": 1}``, ...).
     """
 
     def __init__(
@@ -163,6 +164,7 @@ class Collector:
         on_step: Sequence[StepHook] = (),
         on_episode: Sequence[EpisodeHook] = (),
         keep_final_observation: bool = False,
+        ray_actor_options: Mapping[str, Any] | None = None,
     ):
         if num_slots < 1:
             raise ConfigError("num_slots", num_slots, "an integer >= 1")
@@ -178,7 +180,7 @@ class Collector:
         self.keep_final_observation = keep_final_observation
         self.recurrent = bool(getattr(agent, "recurrent", False))
         self.wants_info = bool(getattr(agent, "wants_info", False))
-        self.hosts: list[Host] = make_hosts(env_fn, host, num_workers, num_slots, mp_context=mp_context)
+        self.hosts: list[Host] = make_hosts(env_fn, host, num_workers, num_slots, mp_context=mp_context, ray_actor_options=ray_actor_options)
         self.slot_host = [slot % len(self.hosts) for slot in range(num_slots)]
 
     # -- public ---------------------------------------------------------------------------

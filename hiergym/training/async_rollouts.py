@@ -13,7 +13,9 @@ than ``max_staleness`` is dropped (whole task groups, so group baselines stay co
 is left the iteration is re-collected with fresh weights) or re-weighted (its advantages scaled by
 ``stale_weight ** (staleness - max_staleness)``). Metrics under ``async/`` say how much.
 
-Off by default: ``TrainLoop(config)`` collects synchronously exactly as before.
+Off by default: ``TrainLoop(config)`` collects synchronously exactly as before; ``config.async_rollouts``
+(``hiergym train llm --async-rollouts.enabled --async-rollouts.max-staleness 1``) or ``train(config,
+async_rollouts=...)`` turn it on.
 """
 
 from __future__ import annotations
@@ -115,6 +117,8 @@ class AsyncRollouts:
         self._inflight: int | None = None
         self._result: tuple[list[Trajectory], Any] | None = None
         self._error: BaseException | None = None
+        self.collector: Any = None
+        """The rollout side's own ``Collector`` when ``for_train_loop`` built it (None otherwise)."""
 
     # --- the worker ---------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -252,7 +256,7 @@ def _copy_into(model: Any) -> Callable[[Weights], None]:
 
 
 def for_train_loop(loop: Any, config: AsyncRolloutConfig) -> AsyncRollouts:
-    """Async rollouts for a ``TrainLoop``: their own collector (own env slots) over a rollout copy of the policy.
+    """Async rollouts for a ``TrainLoop``: their own collector (own env slots, on the run's ``env.host``) over a rollout copy of the policy.
 
     A backend with ``sync_weights`` (vLLM) already samples from its own copy; otherwise the rollout
     side is a ``TransformersBackend`` over a deep copy of the trainer's model, made here
@@ -280,6 +284,7 @@ def for_train_loop(loop: Any, config: AsyncRolloutConfig) -> AsyncRollouts:
             agent = LLMAgent(rollout_backend, sampling=cfg.sampling)
             state["collector"] = Collector(
                 loop.make_env, agent, num_slots=cfg.num_slots, num_workers=cfg.env.num_workers,
+                host=cfg.env.host, step_timeout=cfg.env.step_timeout, ray_actor_options=cfg.env.ray_actor_options,
                 max_turns=(cfg.env.max_episode_steps or 1000), on_episode=loop.make_env.episode_hooks(),
             )
         return state["collector"]
@@ -293,5 +298,6 @@ def for_train_loop(loop: Any, config: AsyncRolloutConfig) -> AsyncRollouts:
     def load(weights: Weights) -> None:
         state["load"](weights)
 
-    rollout_collector()  # built on the caller's thread; the first batch loads the trainer's weights first
-    return AsyncRollouts(config, collect, snapshot, load, num_iterations=cfg.iterations, on_close=lambda: state["collector"].close())
+    rollouts = AsyncRollouts(config, collect, snapshot, load, num_iterations=cfg.iterations, on_close=lambda: state["collector"].close())
+    rollouts.collector = rollout_collector()  # built on the caller's thread; the first batch loads the trainer's weights first
+    return rollouts

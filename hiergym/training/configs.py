@@ -20,6 +20,7 @@ from hiergym.agents.tiny import TinyModelSpec
 from hiergym.agents.hierarchical import HierarchyConfig, HierarchyLimits, HierarchyMode
 from hiergym.algos.configs import GiGPOConfig, GRPOConfig, HRPOConfig, TrainerConfig
 from hiergym.error import ConfigError
+from hiergym.training.async_rollouts import AsyncRolloutConfig
 
 EVAL_SEED_START = 1_000_000
 """Held-out seeds start here; training seeds must stay below."""
@@ -47,6 +48,9 @@ class EnvConfig:
     step_timeout: float = 120.0
     """Seconds an env worker may take for one step before it counts as hung: it is restarted and its episodes are
     re-run from their seeds (envs in the trainer process cannot be interrupted)."""
+    ray_actor_options: dict[str, float] = field(default_factory=dict)
+    """With host `ray`: Ray options for every env actor (`ActorClass.options`), e.g. num_cpus 1 reserves a CPU per
+    actor (Ray's default reserves none while an actor runs); also memory, num_gpus."""
     subgoals: Literal["off", "env", "proposed"] = "off"
     """SubgoalHooks in the stack: `env` pursues the env's subgoals in order, `proposed` takes the LLM's
     <subgoal> (HiPER style, <switch>SWITCH</switch> replaces it); reaching one adds subgoal_bonus and the
@@ -83,6 +87,8 @@ class EnvConfig:
             raise ConfigError("env.num_workers", self.num_workers, f"an integer >= 1 with env.host={self.host!r}")
         if not self.step_timeout > 0:
             raise ConfigError("env.step_timeout", self.step_timeout, "a number of seconds > 0")
+        if self.ray_actor_options and self.host != "ray":
+            raise ConfigError("env.ray_actor_options", dict(self.ray_actor_options), f"empty with env.host={self.host!r} (Ray actor options need env.host='ray')")
         if self.subgoals not in ("off", "env", "proposed"):
             raise ConfigError("env.subgoals", self.subgoals, "'off', 'env' (the env's subgoals in order) or 'proposed' (the LLM's <subgoal>)")
         if self.subgoal_step_cost < 0:
@@ -108,6 +114,9 @@ class ModelConfig:
     threads: int | None = 1
     """torch CPU threads; 1 is robust on a shared machine (oversubscribed OpenMP threads spin, measured 15x
     slower under load); None keeps torch's default."""
+    backend: Literal["transformers", "vllm"] = "transformers"
+    """Sampling engine: `transformers` (in-process, CPU or GPU) or `vllm` (the `vllm` extra, a CUDA machine;
+    weights pushed into the engine after every update; GPU path untested in this repository)."""
 
     def __post_init__(self) -> None:
         if self.path is not None and not (Path(self.path) / "config.json").is_file():
@@ -116,6 +125,8 @@ class ModelConfig:
             raise ConfigError("model.device", self.device, "'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
         if self.threads is not None and self.threads < 1:
             raise ConfigError("model.threads", self.threads, "an integer >= 1, or None for torch's default")
+        if self.backend not in ("transformers", "vllm"):
+            raise ConfigError("model.backend", self.backend, "'transformers' or 'vllm' (the vllm extra)")
         _check_tiny(self.tiny)
 
     def check_device(self) -> None:
@@ -269,6 +280,8 @@ class TrainConfig:
     """How the policy samples its answers (temperature 0 = greedy)."""
     warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
     """Supervised warm start on expert demonstrations before RL (0 steps = off)."""
+    async_rollouts: AsyncRolloutConfig = field(default_factory=AsyncRolloutConfig)
+    """Collect iteration n+1 while the trainer updates on n (off by default), with a staleness bound."""
     out: Path = Path("runs/llm")
     """Run directory."""
     iterations: int = 50
@@ -342,6 +355,13 @@ class TrainConfig:
         """
         self.warm_start.check()
         self.model.check_device()
+        if self.model.backend == "vllm":
+            from hiergym.agents.vllm_backend import import_vllm
+
+            try:
+                import_vllm()
+            except ConfigError as e:  # vLLM not installed: name the field and the extra
+                raise ConfigError("model.backend", "vllm", e.allowed) from e
         if self.env.template is not None:
             from hiergym.wrappers import PromptTemplate
 

@@ -91,13 +91,14 @@ class TrainLoop:
         self.last_stats: Any = None  # the CollectStats of the last training collection (generated tokens, ...)
         self.collector = Collector(
             self.make_env, self.agent, num_slots=config.num_slots, num_workers=config.env.num_workers,
-            host=config.env.host, step_timeout=config.env.step_timeout,
+            host=config.env.host, step_timeout=config.env.step_timeout, ray_actor_options=config.env.ray_actor_options,
             max_turns=(config.env.max_episode_steps or 1000), on_episode=self.make_env.episode_hooks(),
         )
         self.start = 0
         self.result = TrainResult(self.run.path, {})
         self.rollouts = None  # an AsyncRolloutConfig with enabled=True overlaps collection with training
-        if async_rollouts is not None and async_rollouts.enabled:
+        async_rollouts = async_rollouts if async_rollouts is not None else config.async_rollouts
+        if async_rollouts.enabled:
             from hiergym.training.async_rollouts import for_train_loop
 
             if config.hierarchical:
@@ -210,6 +211,8 @@ class TrainLoop:
             row.update({f"train/{prefix}{k}": v for k, v in trainer.step(batch).items()})
         if self.rollouts is not None:
             self.rollouts.policy_updated()
+        elif updates and hasattr(self.backend, "sync_weights"):
+            self.backend.sync_weights()  # push the update into the vLLM engine
         self.run.log(it, row, stats.as_dict())
         self.run.save_samples(trajs[: cfg.samples_per_iteration], step=it)
         return row
@@ -275,6 +278,8 @@ class TrainLoop:
         if not (cfg.resume and self._restore()):
             self._warm_start()
             self._build_trainers()
+        if self.rollouts is None and hasattr(self.backend, "sync_weights"):
+            self.backend.sync_weights()  # a vLLM engine samples from its own copy: start it from the trainer's weights
         bar = _progress(cfg.iterations, self.start, enabled=cfg.progress)
         try:
             for it in range(self.start, cfg.iterations):
@@ -314,6 +319,6 @@ def _progress(total: int, initial: int, *, enabled: bool) -> Any:
 def train(config: TrainConfig, *, async_rollouts: Any = None) -> TrainResult:
     """Run (or resume) one training run; returns held-out success per evaluated iteration.
 
-    ``async_rollouts``: an ``AsyncRolloutConfig`` (hiergym.training.async_rollouts); off by default.
+    ``async_rollouts``: an ``AsyncRolloutConfig`` (hiergym.training.async_rollouts) instead of ``config.async_rollouts``.
     """
     return TrainLoop(config, async_rollouts=async_rollouts)()

@@ -21,7 +21,7 @@ def initial_model_path(config: TrainConfig, run_path: Path) -> Path:
 
 
 def build_backend(config: TrainConfig, run_path: Path, make_env: Callable[[str], Any]) -> Any:
-    """A ``TransformersBackend`` from ``model.path``, or from a tiny model written once into the run dir."""
+    """A ``TransformersBackend`` (or with ``model.backend="vllm"`` a ``VLLMBackend``) from ``model.path``, or from a tiny model written once into the run dir."""
     import torch
 
     from hiergym.agents.tiny import save_tiny_lm
@@ -38,6 +38,10 @@ def build_backend(config: TrainConfig, run_path: Path, make_env: Callable[[str],
 
             corpus += vocabulary_texts(make_env, config.env.env_id, seeds)
         save_tiny_lm(path, corpus, spec=config.model.tiny, seed=config.model.init_seed)
+    if config.model.backend == "vllm":
+        from hiergym.agents.vllm_backend import VLLMBackend
+
+        return VLLMBackend.from_pretrained(path, device=config.model.device)
     return TransformersBackend.from_pretrained(path, device=config.model.device)
 
 

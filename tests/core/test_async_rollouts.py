@@ -187,3 +187,36 @@ def test_train_loop_with_async_rollouts_tags_and_reports(tmp_path):
     samples = load_jsonl(tmp_path / "async" / "samples.jsonl")
     versions = {(t.meta["iteration"], g.policy_version) for t in samples for turn in t.turns for g in turn.generations}
     assert versions == {(0, 0), (1, 0), (2, 1)}  # batch 1 sampled during update 0, batch 2 during update 1
+
+
+def test_async_rollouts_come_from_the_training_config_and_use_the_env_host(tmp_path):
+    """``TrainConfig.async_rollouts`` (the CLI's --async-rollouts.*) turns them on; the rollout collector's
+    envs live where ``env.host`` says, like the loop's own collector (here in this process although
+    ``num_workers`` is 1: with the host left to ``auto`` it would have spawned a worker process)."""
+    import dataclasses
+
+    from hiergym.collector import InProcessHost
+    from hiergym.training.loop import TrainLoop
+    from hiergym.types import load_jsonl
+    from tests.core.test_runs_resume import tiny_config
+
+    base = tiny_config(tmp_path / "cfg", 2)
+    config = dataclasses.replace(
+        base, env=dataclasses.replace(base.env, num_workers=1, host="inprocess"), async_rollouts=AsyncRolloutConfig(enabled=True, max_staleness=2)
+    )
+    loop = TrainLoop(config)
+    assert loop.rollouts is not None and loop.rollouts.config.max_staleness == 2
+    assert [type(h) for h in loop.rollouts.collector.hosts] == [InProcessHost] == [type(h) for h in loop.collector.hosts]
+    loop()
+    samples = load_jsonl(tmp_path / "cfg" / "samples.jsonl")
+    assert {(t.meta["iteration"], g.policy_version) for t in samples for turn in t.turns for g in turn.generations} == {(0, 0), (1, 0)}
+
+
+def test_cli_flags_select_async_rollouts():
+    import tyro
+
+    from hiergym.training.configs import TrainConfig
+
+    config = tyro.cli(TrainConfig, args=["--async-rollouts.enabled", "--async-rollouts.max-staleness", "2", "--async-rollouts.stale", "reweight"])
+    assert config.async_rollouts == AsyncRolloutConfig(enabled=True, max_staleness=2, stale="reweight")
+    assert tyro.cli(TrainConfig, args=[]).async_rollouts.enabled is False

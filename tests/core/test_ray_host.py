@@ -82,3 +82,32 @@ def test_training_run_on_ray_actors_has_the_same_metrics_as_in_process(tmp_path)
             if key.startswith("train/logprob_mismatch") or x[key] == y[key]:
                 continue  # float rounding of differently padded sampling batches, not a different sample
             assert float(x[key]) == pytest.approx(float(y[key]), rel=1e-5, abs=1e-6), key
+
+
+def test_collector_passes_ray_actor_options_to_every_actor(ray_local):
+    """``Collector(host="ray", ray_actor_options=...)`` (``env.ray_actor_options`` in a training config):
+    with num_cpus=1 each of the 2 actors reserves one of the 2 CPUs (by default an actor reserves none)."""
+    import time
+
+    with Collector(make_countdown, ScriptedAgent(), num_slots=2, num_workers=2, host="ray", ray_actor_options={"num_cpus": 1}) as c:
+        assert [h.actor_options for h in c.hosts] == [{"num_cpus": 1}] * 2
+        trajs, stats = c.collect(TASKS, group_size=1)
+        deadline = time.monotonic() + 30
+        while ray_local.available_resources().get("CPU", 0) > 0 and time.monotonic() < deadline:
+            time.sleep(0.2)  # resource reports reach the driver with a short delay
+        assert ray_local.available_resources().get("CPU", 0) == 0
+    assert stats.episodes == len(TASKS) and stats.restarts == 0
+
+
+def test_ray_actor_options_without_ray_host_are_a_config_error():
+    from hiergym.collector import make_hosts
+    from hiergym.error import ConfigError
+    from hiergym.training.configs import EnvConfig
+
+    with pytest.raises(ConfigError) as e:
+        make_hosts(make_countdown, "process", 1, 2, ray_actor_options={"num_cpus": 1})
+    assert e.value.field == "ray_actor_options"
+    with pytest.raises(ConfigError) as e:
+        EnvConfig(num_workers=2, host="process", ray_actor_options={"num_cpus": 1})
+    assert e.value.field == "env.ray_actor_options"
+    assert EnvConfig(num_workers=2, host="ray", ray_actor_options={"num_cpus": 1}).ray_actor_options == {"num_cpus": 1}
