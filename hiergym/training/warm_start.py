@@ -145,7 +145,7 @@ def fit_demonstrations(config: TrainConfig, backend: Any, demos: list[Trajectory
 
     batch = build_batch(demos, [np.ones(len(t)) for t in demos], pad_token_id=backend.pad_token_id, roles=roles)
     content = without_format_tags(batch, backend.tokenizer)
-    sft = Trainer(backend.model, replace(config.trainer, lr=config.warm_start.lr, ppo_epochs=1, num_minibatches=1, kl_beta=0.0, old_logprobs="current"), device=device)
+    sft = Trainer(backend.model, replace(config.trainer, lr=config.warm_start.lr, ppo_epochs=1, num_minibatches=1, kl_beta=0.0, old_logprobs="current", shared_prefix=False), device=device)
     metrics: dict[str, float] = {}
     bar = warm_start_progress(config.warm_start.steps, enabled=config.progress)
     try:
