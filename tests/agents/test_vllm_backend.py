@@ -312,3 +312,46 @@ def test_engine_calls_from_two_threads_do_not_overlap(pair):
     for t in threads:
         t.join()
     assert len(overlaps) == 4 and max(overlaps) == 1
+
+
+# --- selected from the training config (hiergym train llm --model.backend vllm) ---------------
+def _vllm_run_config(out, iterations):
+    import dataclasses
+
+    from hiergym.training.configs import ModelConfig
+    from tests.core.test_runs_resume import MICRO, tiny_config
+
+    config = tiny_config(out, iterations)
+    return dataclasses.replace(config, model=ModelConfig(tiny=MICRO, backend="vllm"), eval_every=10)
+
+
+def test_training_config_without_vllm_names_the_extra_before_the_run_dir(tmp_path, monkeypatch):
+    from hiergym.training.loop import train
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError, installed or not
+    with pytest.raises(ConfigError) as e:
+        train(_vllm_run_config(tmp_path / "run", 1))
+    assert e.value.field == "model.backend" and "hiergym[vllm]" in str(e.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_training_with_the_vllm_backend_pushes_every_update_into_the_engine(tmp_path, monkeypatch):
+    """The loop samples from the engine and syncs it after the warm start and after each of the 2 updates."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from hiergym.training.loop import TrainLoop
+
+    def llm(model, **kwargs):
+        return StandInLLM(AutoModelForCausalLM.from_pretrained(model), AutoTokenizer.from_pretrained(model), model=model, **kwargs)
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=llm, SamplingParams=StandInSamplingParams))
+    loop = TrainLoop(_vllm_run_config(tmp_path / "run", 2))
+    assert isinstance(loop.backend, VLLMBackend)
+    before = [p.detach().clone() for p in loop.backend.llm.engine_model.hf.parameters()]
+    loop()
+    engine = dict(loop.backend.llm.engine_model.hf.named_parameters())
+    trained = dict(loop.backend.model.named_parameters())
+    assert all(torch.equal(engine[name], p) for name, p in trained.items())
+    assert any(not torch.equal(a, b) for a, b in zip(before, engine.values()))
+    assert loop.backend.policy_version == 3 and loop.backend.llm.prefix_cache_resets == 3
+    assert loop.backend.llm.calls  # the engine generated the rollouts
