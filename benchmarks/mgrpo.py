@@ -77,13 +77,16 @@ COMPACT_PROMPT = 'header = "{task}\\n"\nturn = "> {action}\\n"\ncurrent = "{obse
 def prompt_template(out: Path) -> Path:
     """Write the compact prompt template into the results dir (so the results say what the agents saw)."""
     path = (out / "prompt.toml").resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(COMPACT_PROMPT)
+    if not path.is_file() or path.read_text() != COMPACT_PROMPT:  # written once, atomically: other processes of the run read it
+        from hiergym.runs import atomic_write
+
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda f: f.write(COMPACT_PROMPT), text=True)
     return path
 
 
-ROLE_STATS = ("success", "sub_calls", "mgrpo/main_correct", "mgrpo/main_format", "mgrpo/main_reward_mean", "mgrpo/sub_reward_mean",
-              "mgrpo/sub_format", "mgrpo/align/searcher/duplicated", "mgrpo/align/searcher/dropped", "mgrpo/align/searcher/borrowed", "length")
+ROLE_STATS = ("success", "sub_calls", "mgrpo/main_correct", "mgrpo/main_format", "mgrpo/main_reward_mean", "mgrpo/main_adv_std", "mgrpo/sub_reward_mean",
+              "mgrpo/sub_adv_std", "mgrpo/align/searcher/duplicated", "mgrpo/align/searcher/dropped", "mgrpo/align/searcher/borrowed", "length")
 """Training-batch metrics averaged over a run's iterations (what each role did: calls, correctness, format, alignment)."""
 
 
@@ -232,13 +235,22 @@ def plot(per_seed: dict[int, dict[str, dict]], path: Path) -> None:
     plt.close(fig)
 
 
+def run_settings(out: Path, args: argparse.Namespace) -> dict:
+    """The command and budget the runs under ``out`` were made with (``command.txt`` and a run's config.json; else this call's)."""
+    configs = sorted((out / "runs").glob("*-seed*/config.json"))
+    cfg = json.loads(configs[0].read_text()) if configs else {}
+    lines = (out / "command.txt").read_text().split("\n") if (out / "command.txt").is_file() else [" ".join(args.argv)]
+    return {"command": lines[0].strip(), "commit": lines[1].strip() if len(lines) > 1 else "", "token_budget": cfg.get("token_budget", args.token_budget), "eval_episodes": cfg.get("eval_episodes", args.eval_episodes)}
+
+
 def table(summary: dict, args: argparse.Namespace, cpu_s: float) -> str:
     seeds = summary["seeds"]
+    run = run_settings(args.out, args)
     lines = [
         "# M-GRPO vs main-only GRPO on MultiHop-v0",
         "",
-        f"Command: `python benchmarks/mgrpo.py {' '.join(args.argv)}`",
-        f"Seeds: {seeds}; token budget per run: {args.token_budget}; held-out: {args.eval_episodes} test-split episodes (greedy); "
+        f"Command: `python benchmarks/mgrpo.py {run['command']}`" + (f" (commit {run['commit'][:12]})" if run["commit"] else ""),
+        f"Seeds: {seeds}; token budget per run: {run['token_budget']}; held-out: {run['eval_episodes']} test-split episodes (greedy); "
         f"CPU time of all runs: {cpu_s:.0f} s.",
         "",
         "| arm | random init (IQM) | untrained = warm start, no RL (IQM [95% CI]) | after RL (IQM [95% CI]) | RL gain (IQM [95% CI]) |",
