@@ -88,9 +88,10 @@ def run_hiergym(args: argparse.Namespace) -> dict:
         def step(self, action):
             return self.prompt, reward_of(action, args.max_new_tokens), True, False, {}
 
-    backend = TransformersBackend.from_pretrained(args.model, device="cpu")
+    backend = TransformersBackend.from_pretrained(args.model, device="cpu", decoding=args.hiergym_decoding)
     agent = LLMAgent(backend, sampling=SamplingParams(max_new_tokens=args.max_new_tokens, temperature=1.0, top_p=1.0, stop=()), template="{observation}")
-    trainer = Trainer(backend.model, TrainerConfig(lr=args.lr, ppo_epochs=1, num_minibatches=1, old_logprobs=args.hiergym_old_logprobs), device="cpu")
+    trainer_config = TrainerConfig(lr=args.lr, ppo_epochs=1, num_minibatches=1, old_logprobs=args.hiergym_old_logprobs, shared_prefix=args.hiergym_shared_prefix)
+    trainer = Trainer(backend.model, trainer_config, device="cpu")
     step_s, cpu_s, samples, tokens, gen_s, rewards, upd_s = [], [], [], [], [], [], []
     with Collector(lambda env_id: WordBandit(), agent, num_slots=args.prompts * args.group) as collector:
         for it in range(args.steps):
@@ -108,7 +109,8 @@ def run_hiergym(args: argparse.Namespace) -> dict:
             samples.append(len(trajs))
             tokens.append(stats.generated_tokens)
             rewards.append(statistics.mean(t.episode_return for t in trajs))
-    return summary(step_s, cpu_s, samples, tokens, gen_s, rewards, update_s_median=statistics.median(upd_s[1:]), old_logprobs=args.hiergym_old_logprobs)
+    return summary(step_s, cpu_s, samples, tokens, gen_s, rewards, update_s_median=statistics.median(upd_s[1:]), old_logprobs=args.hiergym_old_logprobs,
+                   shared_prefix=args.hiergym_shared_prefix, decoding=args.hiergym_decoding)
 
 
 # --- TRL side ---------------------------------------------------------------------------------
@@ -243,7 +245,8 @@ def run_side(side: str, args: argparse.Namespace, python: str, model: Path, work
     out = workdir / f"{side}.json"
     cmd = [python, __file__, "--side", side, "--model", str(model), "--json", str(out), "--steps", str(args.steps),
            "--prompts", str(args.prompts), "--group", str(args.group), "--max-new-tokens", str(args.max_new_tokens),
-           "--lr", str(args.lr), "--seed", str(args.seed), "--hiergym-old-logprobs", args.hiergym_old_logprobs]
+           "--lr", str(args.lr), "--seed", str(args.seed), "--hiergym-old-logprobs", args.hiergym_old_logprobs,
+           "--hiergym-decoding", args.hiergym_decoding, "--hiergym-shared-prefix" if args.hiergym_shared_prefix else "--no-hiergym-shared-prefix"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -254,8 +257,29 @@ def run_side(side: str, args: argparse.Namespace, python: str, model: Path, work
 def best_of(runs: list[dict]) -> dict:
     """The repeat with the highest CPU-time throughput (the least disturbed by other jobs), with all repeats' numbers."""
     best = dict(max(runs, key=lambda r: r["samples_per_cpu_s"]))
-    best["repeats"] = [{k: r[k] for k in ("samples_per_s", "samples_per_cpu_s", "wall_s", "cpu_s")} for r in runs]
+    best["repeats"] = [{k: r[k] for k in ("samples_per_s", "samples_per_cpu_s", "wall_s", "cpu_s", "peak_rss_mb")} for r in runs]
     return best
+
+
+def spread(runs: dict[str, list[dict]]) -> list[str]:
+    """Every repeat's samples per CPU-s, and the hiergym / TRL ratio of each alternating pair (the spread of the result)."""
+    lines = [f"- {side} samples / CPU-s per repeat: " + ", ".join(f"{r['samples_per_cpu_s']:.1f}" for r in rs) for side, rs in runs.items()]
+    if {"hiergym", "trl"} <= set(runs):
+        ratios = [h["samples_per_cpu_s"] / t["samples_per_cpu_s"] for h, t in zip(runs["hiergym"], runs["trl"])]
+        lines.append("- hiergym / TRL per CPU-s, each alternating pair: " + ", ".join(f"{x:.2f}x" for x in ratios))
+    return lines
+
+
+def git_commit() -> str:
+    """The repository's HEAD (with ``+dirty`` when tracked files differ), so a stored result names its code."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "agents", "algos", "hiergym", "benchmarks/trainer_throughput.py"],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def table(results: dict, args: argparse.Namespace) -> str:
@@ -287,6 +311,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hiergym-old-logprobs", default="current", choices=["current", "recompute", "sampling"],
                    help="hiergym's old log-probs; 'current' matches TRL with one update per batch (no extra forward)")
+    p.add_argument("--hiergym-shared-prefix", action=argparse.BooleanOptionalAction, default=True,
+                   help="hiergym's shared-prefix training forward (TrainerConfig.shared_prefix; same loss and gradients up to float rounding)")
+    p.add_argument("--hiergym-decoding", default="loop", choices=["loop", "hf"], help="TransformersBackend decoding: its own KV-cache loop or model.generate")
     p.add_argument("--trl-python", default=os.environ.get("HIERGYM_TRL_PYTHON", "/work/venvs/trl/bin/python"))
     p.add_argument("--skip-trl", action="store_true")
     p.add_argument("--repeats", type=int, default=2, help="runs per side, alternating; the best (least disturbed) is reported")
@@ -324,10 +351,11 @@ def main() -> None:
             for side, python in sides.items():
                 runs[side].append(run_side(side, args, python, model, workdir))
         results = {side: best_of(rs) for side, rs in runs.items()}
-    setting = (f"best of {args.repeats} alternating runs per side, {args.steps} steps ({args.steps - 1} timed) x {args.prompts} prompts x group {args.group}, "
+    setting = (f"commit {git_commit()}; best of {args.repeats} alternating runs per side, {args.steps} steps ({args.steps - 1} timed) x {args.prompts} prompts x group {args.group}, "
                f"<= {args.max_new_tokens} new tokens, tiny Llama (hiergym TinyModelSpec defaults), 1 CPU thread; "
-               f"hiergym old_logprobs={args.hiergym_old_logprobs}; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    md = f"{setting}\n\n{table(results, args)}\n"
+               f"hiergym old_logprobs={args.hiergym_old_logprobs}, shared_prefix={args.hiergym_shared_prefix}, decoding={args.hiergym_decoding}; "
+               f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    md = f"{setting}\n\n{table(results, args)}\n\n" + "\n".join(spread(runs)) + "\n"
     print(md)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
