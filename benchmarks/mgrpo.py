@@ -144,7 +144,8 @@ def run_arm(args: argparse.Namespace, seed: int, arm: str, model_path: str | Non
     config = arm_config(args, seed, ARMS[arm], out, model_path)
     if args.shared_warm_start:
         warm = warm_arm(args, arm)
-        config = replace(config, model_path=warm["model"], warm_start_episodes=0, warm_start_steps=0)
+        # the start is the warm-started model, evaluated once (greedy on the same held-out seeds: the same number for every seed)
+        config = replace(config, model_path=warm["model"], warm_start_episodes=0, warm_start_steps=0, eval_at_start=False)
     resume = (out / "config.json").is_file()
     t0 = time.process_time()
     trainer = MainSubTrainer(replace(config, resume=resume))
@@ -153,7 +154,8 @@ def run_arm(args: argparse.Namespace, seed: int, arm: str, model_path: str | Non
     stats = {k: float(np.mean([r[k] for r in rows if k in r])) for k in ROLE_STATS if any(k in r for r in rows)}
     prior = json.loads((out / "cpu_s_before_resume.json").read_text())["cpu_s"] if (out / "cpu_s_before_resume.json").is_file() else 0.0
     record = {
-        "curve": result.eval_curve, "init_eval": result.init_eval if warm is None else warm["init_eval"],
+        "curve": result.eval_curve if warm is None else [(0, warm["eval"]), *result.eval_curve],
+        "init_eval": result.init_eval if warm is None else warm["init_eval"],
         "warm_start": result.warm_start if warm is None else warm["warm_start"], "shared_warm_start": warm,
         "tokens": result.tokens, "iterations": result.iterations, "cpu_s": prior + time.process_time() - t0, "resumed": resume,
         "train_means": stats, "final_train_success": rows[-1]["success"] if rows else None,
@@ -170,6 +172,67 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, dict]:
         results[arm] = run_arm(args, seed, arm, model_path)
         logging.info("%s seed %d: %s", arm, seed, results[arm]["curve"])
     return results
+
+
+def pipeline_stats(trajectories: list, agent: str) -> dict[str, float]:
+    """Where held-out episodes fail, stage by stage (main+searcher: call, report, copy; main alone: hops found, answer)."""
+    from hiergym.agents.main_sub import split_rollouts
+    from hiergym.envs.research.scoring import normalize_answer
+
+    gold = [next((t.info["gold_answer"] for t in reversed(tr.turns) if "gold_answer" in t.info), None) for tr in trajectories]
+    answered = [any(t.info.get("tool") == "answer" for t in tr.turns) for tr in trajectories]
+    out = {"episodes": float(len(trajectories)), "success": float(np.mean([tr.success for tr in trajectories])),
+           "answered": float(np.mean(answered)), "env_steps": float(np.mean([len(tr.turns) for tr in trajectories]))}
+    if agent == "main-only":
+        hops = [len(tr.turns[-1].info.get("subgoals_achieved", [])) if tr.turns else 0 for tr in trajectories]
+        out.update({"hops_found_mean": float(np.mean(hops)), "both_hops_found": float(np.mean([h >= 2 for h in hops]))})
+        return out
+    mains, calls = split_rollouts(trajectories)
+    by_parent: dict[str, list] = {}
+    for c in calls:
+        by_parent.setdefault(c.meta["parent"], []).append(c)
+    first = [by_parent.get(m.meta["rollout_id"], [None])[0] for m in mains]
+    reports = [None if c is None or not c.meta.get("returned") else next((t.action for t in reversed(c.turns) if t.terminated), "") for c in first]
+    report_text = [None if r is None else r[len("answer["):-1] if r.startswith("answer[") else r for r in reports]
+    right = [r is not None and g is not None and normalize_answer(r) == normalize_answer(g) for r, g in zip(report_text, gold)]
+    out.update({
+        "called": float(np.mean([c is not None for c in first])),
+        "call_query_is_question": float(np.mean([c is not None and c.meta.get("query", "").strip() == m.turns[0].observation.splitlines()[0].strip() for c, m in zip(first, mains)])),
+        "sub_returned": float(np.mean([r is not None for r in reports])),
+        "sub_steps_mean": float(np.mean([len(c.turns) for c in first if c is not None])) if any(c is not None for c in first) else 0.0,
+        "report_is_gold": float(np.mean(right)),
+        "success_given_gold_report": float(np.mean([m.success for m, r in zip(mains, right) if r])) if any(right) else float("nan"),
+    })
+    return out
+
+
+def diagnose(args: argparse.Namespace) -> dict:
+    """``--diagnose N``: N held-out episodes of each arm's warm-started model and of seed ``--warm-seed``'s model after RL, stage by stage."""
+    from hiergym.runs import read_checkpoint
+    from hiergym.training.loop import run_stream
+
+    out: dict = {}
+    for arm, agent in ARMS.items():
+        warm = args.out / "runs" / f"warm-{arm}" / "warm.json"
+        if not warm.is_file():
+            continue
+        model = json.loads(warm.read_text())["model"]
+        cfg = replace(arm_config(args, args.warm_seed, agent, None, model), warm_start_episodes=0, warm_start_steps=0, eval_episodes=args.diagnose)
+        trainer = MainSubTrainer(cfg)
+        ckpts = sorted((args.out / "runs" / f"{arm}-seed{args.warm_seed}" / "checkpoints").glob("step-*.pt"))
+        for name, ckpt in (("warm_started", None), ("after_rl", ckpts[-1] if ckpts else None)):
+            if name == "after_rl":
+                if ckpt is None:
+                    continue
+                trainer.backends["main"].model.load_state_dict(read_checkpoint(ckpt)["trainer"]["model"])
+            tasks = [(cfg.env_id, 1_000_000 + i) for i in range(args.diagnose)]
+            trajs, _ = trainer.eval_collector.collect(tasks, 1, sampling=replace(cfg.sampling, temperature=0.0), stream=run_stream(cfg.seed, "eval"))
+            out.setdefault(arm, {})[name] = pipeline_stats(trajs, agent)
+            logging.info("diagnosis %s %s: %s", arm, name, out[arm][name])
+        trainer.collector.close()
+        trainer.eval_collector.close()
+    (args.out / "diagnosis.json").write_text(json.dumps(out, indent=2))
+    return out
 
 
 def finished_seeds(out: Path) -> dict[int, dict[str, dict]]:
@@ -288,6 +351,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shared-warm-start", action="store_true",
                    help="warm-start each arm once (seed --warm-seed) and start every RL seed of the arm from it (seeds then differ in RL only)")
     p.add_argument("--warm-seed", type=int, default=0)
+    p.add_argument("--diagnose", type=int, default=0, help="run nothing else: N held-out episodes per arm (warm-started, after RL), stage by stage")
     p.add_argument("--token-budget", type=int, default=20_000)
     p.add_argument("--max-iterations", type=int, default=1000)
     p.add_argument("--tasks", type=int, default=4, help="queries per iteration")
@@ -323,6 +387,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.process_time()
+    if args.diagnose:
+        return diagnose(args)
     if not args.report_only:
         for s in range(args.first_seed, args.first_seed + args.seeds):
             run_seed(args, s)

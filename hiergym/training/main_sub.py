@@ -86,6 +86,8 @@ class MainSubTrainConfig:
     eval_every: int = 5
     eval_episodes: int = 32
     eval_temperature: float = 0.0
+    eval_at_start: bool = True
+    """Measure held-out accuracy before the first iteration (False: a start whose accuracy is known, e.g. a shared warm-started model)."""
     init_eval_episodes: int | None = None
     """Held-out episodes for the accuracy before the warm start (None: ``eval_episodes``; a random model's episodes are long and near 0)."""
     history_k: int = 2
@@ -424,7 +426,8 @@ class MainSubTrainer:
                     self.init_eval = self.evaluate(cfg.init_eval_episodes)
                     self.warm_start_metrics = self.warm_start()
                     self.save_models(WARM_START_MODEL_DIR)
-                self.curve.append((0, self.evaluate()))
+                if cfg.eval_at_start:
+                    self.curve.append((0, self.evaluate()))
                 if cfg.warm_start_episodes:
                     self._checkpoint(0)  # the warm start is the costly part of a short run: keep it
             it = self.start
@@ -444,7 +447,7 @@ class MainSubTrainer:
                     self._checkpoint(it)
             if it > self.start and it % cfg.checkpoint_every and it != cfg.iterations:
                 self._checkpoint(it)  # stopped by the token budget between checkpoints
-            if self.curve[-1][0] != self.spent:
+            if not self.curve or self.curve[-1][0] != self.spent:
                 self.curve.append((self.spent, self.evaluate()))
         finally:
             self.collector.close()

@@ -140,3 +140,12 @@ def test_sub_learner_in_another_thread_restarts_and_resumes_from_its_last_ack():
     assert [len(b) for b in results["batches"]] == [6, 6]
     assert all(set(b.role) == {"sub:searcher"} for b in results["batches"])
     assert store.stats(topic, f"learner:{topic}") == {"records": 4, "acked": 4, "in_flight": 0, "pending": 0}
+
+
+def test_eval_at_start_off_starts_the_curve_at_the_first_evaluation(tmp_path):
+    t = trainer_for(small(agent="main-only", iterations=2, eval_every=1, eval_at_start=False), tmp_path)
+    calls = []
+    evaluate = t.evaluate
+    t.evaluate = lambda episodes=None: (calls.append(episodes), evaluate(episodes))[1]
+    result = t()
+    assert len(calls) == 2 and [p[0] for p in result.eval_curve] == [r["tokens_total"] for r in result.rows]
