@@ -159,6 +159,7 @@ def run_arm(args: argparse.Namespace, seed: int, arm: str, model_path: str | Non
         "warm_start": result.warm_start if warm is None else warm["warm_start"], "shared_warm_start": warm,
         "tokens": result.tokens, "iterations": result.iterations, "cpu_s": prior + time.process_time() - t0, "resumed": resume,
         "train_means": stats, "final_train_success": rows[-1]["success"] if rows else None,
+        "train_curve": [(r["tokens_total"], r["success"]) for r in rows],
     }
     done.write_text(json.dumps(record))
     return record
@@ -279,8 +280,12 @@ def plot(per_seed: dict[int, dict[str, dict]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, (ax, ax_train) = plt.subplots(1, 2, figsize=(12, 4))
     for arm, color in zip(ARMS, ("C0", "C1")):
+        for k, s in enumerate(sorted(per_seed)):
+            pts = per_seed[s][arm].get("train_curve") or []
+            if pts:
+                ax_train.plot(*zip(*pts), color=color, alpha=0.6, marker=".", label=arm if k == 0 else None)
         curves = [per_seed[s][arm]["curve"] for s in sorted(per_seed)]
         for xs_ys in curves:
             xs, ys = zip(*xs_ys)
@@ -291,8 +296,13 @@ def plot(per_seed: dict[int, dict[str, dict]], path: Path) -> None:
             ax.plot(xs, ys, color=color, lw=2.5, marker="o", label=f"{arm} (mean of {len(curves)} seeds)")
     ax.set_xlabel("generated training tokens")
     ax.set_ylabel("held-out exact match")
-    ax.set_title("MultiHop-v0: M-GRPO (main+searcher) vs main-only GRPO")
+    ax.set_title("held-out (test split): M-GRPO vs main-only GRPO")
     ax.legend()
+    ax_train.set_xlabel("generated training tokens")
+    ax_train.set_ylabel("training-batch success (sampled, K copies)")
+    ax_train.set_title("training batches, per seed")
+    if ax_train.lines:
+        ax_train.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
