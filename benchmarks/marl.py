@@ -4,8 +4,7 @@
 
 Every (env, algo, seed) run is a full :class:`~hiergym.algos.marl.train.MarlTrainer` run on a
 small env config (``ENV_CONFIGS``) with the same budget of env steps, evaluated greedily on
-fixed evaluation seeds at regular intervals. The score of a run is its mean greedy evaluation
-return over the last ``FINAL_EVALS`` evaluations. Per (env, algo) the script prints the
+fixed evaluation seeds at regular intervals (the curves). Per (env, algo) the script prints the
 interquartile mean (IQM) over seeds with a percentile-bootstrap 95% CI (resampling seeds) and
 the mean success rate, writes ``summary.md`` / ``summary.json`` and one learning-curve PNG per
 env (IQM across seeds with the bootstrap band), and records the git commit and the CPU time.
@@ -19,7 +18,12 @@ batch 32 episodes, buffer 1000 episodes (holds the whole run), target update eve
 The only algorithm-specific knob is subgoal-QMIX's ``goal_horizon``.
 
 ``subgoal-qmix-joint`` is subgoal-QMIX with ``subgoal_choice="joint"`` (the team's subgoals are the
-argmax of the mixed Q_tot over joint picks that claim no shared subgoal twice). ``--paired-against
+argmax of the mixed Q_tot over joint picks that claim no shared subgoal twice); ``-relabel`` adds
+relabelled Watkins Q(0.6) executor updates (``relabel_subgoals``, ``low_td_lambda=0.6``), ``-ended`` lets
+only the agents whose own subgoal ended re-pick (``redecide="ended"``); see ``VARIANTS``.
+The score of a run is the mean greedy return of its final networks on ``--final-eval-episodes`` (256)
+held-out evaluation seeds, the same for every arm (``0``: the old score, the mean of the last
+``FINAL_EVALS`` curve points of ``EVAL_EPISODES`` episodes). ``--paired-against
 qmix`` adds per-seed differences (same seeds, so same env seeds and evaluation episodes) with their
 IQM and bootstrap CI. Statistics: ``benchmarks/stats.py``.
 """

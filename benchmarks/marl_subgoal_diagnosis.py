@@ -1,6 +1,6 @@
 """Why subgoal-QMIX trails QMIX on sparse GoalGrid: measurements on the trained runs of ``benchmarks/marl.py``.
 
-    python benchmarks/marl_subgoal_diagnosis.py [--out benchmarks/results/marl_subgoal] [--episodes 200]
+    python benchmarks/marl_subgoal_diagnosis.py [--out benchmarks/results/marl_subgoal] [--episodes 200] [--arms ARM ...]
 
 Reads the final checkpoint of every GoalGrid subgoal run under ``OUT/runs/GoalGrid/<arm>/seed<k>``
 (``subgoal-qmix``: independent subgoal picks; ``subgoal-qmix-joint``: joint conflict-free picks),
@@ -152,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/marl_subgoal")
     parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), help="subgoal arms under OUT/runs/GoalGrid/ to diagnose")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -159,7 +160,7 @@ def main() -> None:
     torch.set_num_threads(1)
     out = Path(args.out)
     per_run: dict[str, list[dict[str, float]]] = {}
-    for arm in ARMS:
+    for arm in args.arms:
         for run_dir in sorted((out / "runs" / "GoalGrid" / arm).glob("seed*")):
             if not list((run_dir / "checkpoints").glob("step-*.pt")):
                 continue
