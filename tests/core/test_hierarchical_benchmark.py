@@ -116,3 +116,12 @@ def test_smoke_run_writes_results_summary_and_curves(tmp_path, bench):
     assert all(r["tokens"] > 0 and r["iterations"] >= 1 for r in data["runs"])
     assert "oracle_plan" in next(r for r in data["runs"] if r["arm"] == "hrpo-blueprint")
     assert (out / "curves.png").stat().st_size > 0 and "hrpo-switch" in (out / "summary.md").read_text()
+
+
+def test_reuse_warm_start_names_an_arm_and_fills_in_the_seed(tmp_path, bench):
+    (tmp_path / "warm-seed3").mkdir()
+    (tmp_path / "warm-seed3" / "config.json").write_text("{}")
+    args = bench.parse(["--reuse-warm-start", f"flat-gigpo={tmp_path}/warm-seed{{seed}}"])
+    assert bench.reused_warm_start("flat-gigpo", 3, args) == tmp_path / "warm-seed3"
+    assert bench.reused_warm_start("flat-gigpo", 4, args) is None  # no model there: the arm fits its own warm start
+    assert bench.reused_warm_start("hrpo-blueprint", 3, args) is None  # only the named arm reuses
