@@ -6,7 +6,7 @@ prefilled once (a GRPO group repeats its prompt G times) and their cache gathere
 then one forward per new token, with the per-row noise drawn in a few chunks instead of one
 call per row and token. ``decoding="hf"`` runs ``model.generate`` with the same per-row
 streams instead; both give the same tokens and log-probs (tests/agents/test_transformers_backend.py),
-the loop in about half the CPU time for small models. The reported log-prob of a token is
+the loop in about two thirds of the CPU time for small models. The reported log-prob of a token is
 ``log_softmax(logits / T)`` over the full vocabulary (see ``SamplingParams``), which a trainer
 recomputes with one teacher-forced forward pass. Responses are cut at EOS or at the first stop
 string (e.g. ``</action>``).
@@ -32,6 +32,7 @@ STOP_LOOKBACK_TOKENS = 8
 NOISE_CHUNK_ELEMENTS = 1 << 21
 """Upper bound on the per-row noise drawn at once (rows x steps x vocabulary, float64): 16 MB."""
 Decoding = Literal["loop", "hf"]
+"""``loop``: hiergym's KV-cache loop over the model's forward; ``hf``: ``model.generate``."""
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -149,6 +150,7 @@ class TransformersBackend:
         if decoding not in ("loop", "hf"):
             raise ConfigError("decoding", decoding, "'loop' or 'hf'")
         self.decoding = decoding
+        self._forward_params: tuple[str, bool] | None = None
         if tokenizer.pad_token_id is None:
             if tokenizer.eos_token_id is None:
                 raise ConfigError("tokenizer.pad_token", None, "a tokenizer with a pad or eos token")
@@ -241,7 +243,7 @@ class TransformersBackend:
 
     def _forward_kwargs(self) -> tuple[str, bool]:
         """(name of the forward's cache argument, whether it takes ``logits_to_keep``), looked up once."""
-        if getattr(self, "_forward_params", None) is None:
+        if self._forward_params is None:
             params = inspect.signature(self.model.forward).parameters
             self._forward_params = ("cache" if "cache" in params else "past_key_values", "logits_to_keep" in params)
         return self._forward_params
