@@ -409,9 +409,11 @@ class MainSubTrainer:
         cfg = self.config
         trajs, stats = self.collector.collect(self.train_tasks(it), cfg.mgrpo.group_size, stream=run_stream(cfg.seed, "train", it))
         mains, subs = split_rollouts(trajs) if cfg.agent == "main-sub" else (trajs, [])
-        tokens = stats.generated_tokens
+        # the collector counts the main agent's generations; the sub-agents' run inside its act call and count too
+        sub_tokens = sum(len(g.response_ids) for s in subs for turn in s.turns for g in turn.generations)
+        stats.generated_tokens += sub_tokens
         counts = publish(self.store, it, mains, subs, cfg.mgrpo, cfg.sub_agents if cfg.agent == "main-sub" else ())
-        row: dict[str, float] = {**rollout_metrics(mains), "tokens": float(tokens), "sub_calls": float(len(subs))}
+        row: dict[str, float] = {**rollout_metrics(mains), "tokens": float(stats.generated_tokens), "sub_tokens": float(sub_tokens), "sub_calls": float(len(subs))}
         for learner in self.learners:
             row.update(learner.step(counts, seed=it))
         if self.run is not None:

@@ -149,3 +149,29 @@ def test_eval_at_start_off_starts_the_curve_at_the_first_evaluation(tmp_path):
     t.evaluate = lambda episodes=None: (calls.append(episodes), evaluate(episodes))[1]
     result = t()
     assert len(calls) == 2 and [p[0] for p in result.eval_curve] == [r["tokens_total"] for r in result.rows]
+
+
+def test_token_budget_counts_the_sub_agents_tokens(tmp_path):
+    """The budget is main + sub-agent responses: sub-agent calls run inside the main agent's act, outside the collector's count."""
+    t = trainer_for(small(iterations=1), tmp_path)
+    tok = t.backends["main"].tokenizer
+    t.agent.main = ScriptedBackend(coin_rule, tokenizer=tok)
+    t.agent.subs = {"searcher": ScriptedBackend(coin_rule, tokenizer=tok)}
+    seen = {}
+    split = __import__("hiergym.training.main_sub", fromlist=["split_rollouts"]).split_rollouts
+
+    def spy(trajs):
+        mains, subs = split(trajs)
+        seen["main"] = sum(len(g.response_ids) for m in mains for turn in m.turns for g in turn.generations)
+        seen["sub"] = sum(len(g.response_ids) for c in subs for turn in c.turns for g in turn.generations)
+        return mains, subs
+
+    import hiergym.training.main_sub as module
+
+    module.split_rollouts, original = spy, module.split_rollouts
+    try:
+        result = t()
+    finally:
+        module.split_rollouts = original
+    assert seen["sub"] > 0 and result.rows[0]["sub_tokens"] == seen["sub"]
+    assert result.tokens == result.rows[0]["tokens"] == seen["main"] + seen["sub"]
