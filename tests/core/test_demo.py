@@ -43,12 +43,12 @@ def test_demo_smoke_run_writes_summary_and_curve(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_learns_and_rl_adds_to_the_warm_start(tmp_path):
-    """The whole demo with its defaults, seed 0 (~5 CPU-minutes): the warm start teaches the game and
-    RL's own gain over it is positive.
+    """The whole demo with its defaults, seed 0 (~11 CPU-minutes): the warm start teaches the game and
+    RL's own gain over it is clearly positive.
 
-    Measured (seed 0, 256 held-out episodes, sampled policy, commit 6da808a; benchmarks/results/learning/demo):
-    0% at random init, 77.7% after the warm start, 83.6% after 30 GiGPO iterations (+5.9; over 5 seeds
-    +3.8 [+1.4, +5.6]). A uniformly random valid mover solves 21.5% of the same held-out levels within
+    Measured (seed 0, 256 held-out episodes, sampled policy, commit 6a669b4; benchmarks/results/learning/demo):
+    0% at random init, 77.7% after the warm start, 85.5% after 80 GiGPO iterations of 32 tasks x 8
+    rollouts (+7.8). A uniformly random valid mover solves 21.5% of the same held-out levels within
     12 steps, so 50% needs the model to read the grid. Every episode samples from its own seeded stream,
     so the run is the same on every run of this test (up to float rounding of another CPU).
     """
@@ -58,7 +58,7 @@ def test_demo_learns_and_rl_adds_to_the_warm_start(tmp_path):
     assert float(rows[0]["eval_valid_action"]) > 0.9  # the warm start taught the <action> format
     assert summary.after_warm_start >= 0.5
     assert summary.after_rl >= summary.init + 0.3
-    assert summary.after_rl - summary.after_warm_start >= 0.03, summary  # RL's own gain (measured +0.059)
+    assert summary.after_rl - summary.after_warm_start >= 0.05, summary  # RL's own gain (measured +0.078)
 
 
 def test_a_second_demo_writes_into_the_next_free_run_dir(tmp_path):
