@@ -51,7 +51,7 @@ def sokoban_expert(env: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Knobs of the demo; the defaults are the full demo (a few CPU-minutes; see README for measured times)."""
+    """Knobs of the demo; the defaults are the full demo (about 11 CPU-minutes; docs/learning.md has the measured times)."""
 
     iterations: int = 80
     """RL iterations (one update each by default)."""
