@@ -322,7 +322,8 @@ def table(summary: dict, args: argparse.Namespace, cpu_s: float) -> str:
     lines = [
         "# M-GRPO vs main-only GRPO on MultiHop-v0",
         "",
-        f"Command: `python benchmarks/mgrpo.py {run['command']}`" + (f" (commit {run['commit'][:12]})" if run["commit"] else ""),
+        f"Command: `python benchmarks/mgrpo.py {run['command']}`",
+        *([f"Code: {run['commit']}", ""] if run["commit"] else []),
         f"Seeds: {seeds}; token budget per run: {run['token_budget']}; held-out: {run['eval_episodes']} test-split episodes (greedy); "
         f"CPU time of all runs: {cpu_s:.0f} s.",
         "",
