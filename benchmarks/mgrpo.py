@@ -13,6 +13,11 @@ bootstrap CI (``benchmarks/stats.py``), the paired differences, and a curve plot
 
     nice -n 10 env OMP_NUM_THREADS=1 python benchmarks/mgrpo.py --seeds 5 --token-budget 20000 --out benchmarks/results/mgrpo
 
+``--shared-warm-start`` warm-starts each arm once and starts every RL seed of the arm from it (seeds then differ in RL
+only); ``--arms`` / ``--first-seed`` split a run over processes, ``--report-only`` summarises the finished seeds,
+``--diagnose N`` plays N held-out episodes per arm stage by stage. The run kept in the docs (docs/mgrpo.md) is
+``benchmarks/results/mgrpo/kb50-shared-ws/command.txt``.
+
 Results: ``<out>/results.json`` (every number), ``<out>/results.md`` (tables), ``<out>/curves.png``.
 """
 
