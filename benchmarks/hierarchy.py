@@ -5,9 +5,10 @@ env's solver (flat: the actions; hierarchical: the blueprint from the subgoals t
 the actions with their subgoal), then trains with RL until its training collections have generated
 ``--token-budget`` tokens (planner and executor tokens both count). Seeds are paired: seed s gives
 every arm the same model init, training tasks and held-out tasks. At the end each arm is evaluated
-greedily on ``--eval-episodes`` held-out seeds (>= 256 at full size); the blueprint arm is also
-evaluated with an oracle blueprint (the env's own subgoals, no planner), which separates plan quality
-from execution quality.
+on ``--eval-episodes`` held-out seeds (>= 256 at full size; sampled at ``--eval-temperature``, 1 by
+default like the demo); the blueprint arm is also evaluated with an oracle blueprint (the env's own
+subgoals, no planner) and its planner's blueprints are run by an oracle executor (Sokoban), which
+separates plan quality from execution quality.
 
 Reported per arm (IQM over seeds and a 95% percentile-bootstrap CI, ``benchmarks/stats.py``): held-out
 success, mean episode length, and the paired difference to flat GiGPO; learning curves (training success
@@ -15,7 +16,8 @@ against generated tokens) as a PNG. Results go to ``benchmarks/results/hierarchy
 (``results.json``, ``summary.md``, ``curves.png``).
 
     nice -n 10 python benchmarks/hierarchy.py --smoke                # the tiny size the test runs (~1 CPU minute)
-    nice -n 10 python benchmarks/hierarchy.py --seeds 5 --eval-episodes 256 --token-budget 2000000   # full size (GPU hours)
+    python benchmarks/hierarchy.py --first-seed S --seeds 1 --k 12 --tasks 4 --token-budget 14400 --name full   # one seed (S = 0..4), ~20 CPU-min
+    python benchmarks/hierarchy.py --report-only --seeds 5 --k 12 --tasks 4 --token-budget 14400 --name full
 """
 
 from __future__ import annotations
