@@ -111,8 +111,8 @@ def diagnose(run_dir: Path, episodes: int) -> dict[str, float]:
     }
 
 
-def oracle_success(trainer: Any, seeds: list[int]) -> float:
-    """Greedy success when every subgoal decision takes the distance-optimal split instead of the high level's pick."""
+def collect_with_oracle_split(trainer: Any, seeds: list[int]) -> list[Any]:
+    """Greedy episodes in which every subgoal decision takes the distance-optimal split instead of the high level's pick."""
     import torch
 
     agents = trainer.agents
@@ -130,9 +130,14 @@ def oracle_success(trainer: Any, seeds: list[int]) -> float:
 
     agents.act = oracle_act
     try:
-        return float(np.mean([t.success for t in trainer.collect_greedy(seeds)]))
+        return trainer.collect_greedy(seeds)
     finally:
         agents.act = act
+
+
+def oracle_success(trainer: Any, seeds: list[int]) -> float:
+    """Greedy success with the distance-optimal subgoal split forced (the executors' ceiling)."""
+    return float(np.mean([t.success for t in collect_with_oracle_split(trainer, seeds)]))
 
 
 def markdown(per_run: dict[str, list[dict[str, float]]], episodes: int) -> str:

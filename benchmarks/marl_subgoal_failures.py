@@ -24,31 +24,14 @@ LAST = 5
 
 
 def oracle_failures(run_dir: Path, episodes: int) -> dict[str, Any]:
-    import torch
-
     from hiergym.algos.marl.train import EVAL_SEED_BASE
     from hiergym.collector import FINAL_OBSERVATION
-    from marl_subgoal_diagnosis import load_trainer, optimal_split
+    from marl_subgoal_diagnosis import collect_with_oracle_split, load_trainer
 
     trainer = load_trainer(run_dir)
-    agents = trainer.agents
-    act, joint, pick = agents.act, agents.joint_scorer, getattr(agents, "pick_joint", None)
-
-    def oracle_act(obs, avail, carry, *, subgoal_feat=None, **kw):
-        split = torch.as_tensor(optimal_split(subgoal_feat))
-        agents.pick_joint = lambda *a, **k: split
-        agents.joint_scorer = joint if joint is not None else torch.nn.Identity()
-        kw.setdefault("state", np.zeros((len(obs), 1), np.float32))
-        try:
-            return act(obs, avail, carry, subgoal_feat=subgoal_feat, **kw)
-        finally:
-            agents.joint_scorer, agents.pick_joint = joint, pick
-
-    agents.act = oracle_act
     try:
-        trajs = trainer.collect_greedy([EVAL_SEED_BASE + j for j in range(episodes)])
+        trajs = collect_with_oracle_split(trainer, [EVAL_SEED_BASE + j for j in range(episodes)])
     finally:
-        agents.act = act
         trainer.collector.close()
     cells = int(trainer.run.env_kwargs.get("size", 7)) - 1  # offsets are normalised by (size - 1)
     counts = {"stuck": 0, "oscillating": 0, "moving": 0}
