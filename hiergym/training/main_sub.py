@@ -202,7 +202,6 @@ class Learner:
     def step(self, expected: Mapping[str, int], *, seed: int = 0, timeout: float = 60.0) -> dict[str, float]:
         """Read ``expected[topic]`` records of each topic, one trainer step on all their rows, then ack them."""
         from hiergym.algos import build_batch
-        from hiergym.store import drain
 
         deliveries = {}
         trajs: list[Trajectory] = []
@@ -221,7 +220,6 @@ class Learner:
             stats.update({f"train/{k}": v for k, v in out.items()})
         for topic, got in deliveries.items():
             self.consumers[topic].ack(got)
-        _ = drain  # (drain is the simple loop for learners in other processes)
         return stats
 
 
