@@ -26,7 +26,7 @@ import tyro
 
 from hiergym.agents.backend import SamplingParams
 from hiergym.agents.tiny import TinyModelSpec
-from hiergym.algos.configs import GiGPOConfig, GRPOConfig, TrainerConfig
+from hiergym.algos.configs import GiGPOConfig, GRPOConfig, StepCredit, TrainerConfig
 from hiergym.training import AlgoConfig, EnvConfig, ModelConfig, TrainConfig, TrainResult, WarmStartConfig, train
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class DemoConfig:
     """Tasks per RL iteration (x group_size rollouts): 256 episodes feed each update. With 8 tasks and 4
     updates an iteration RL added +3.8 points over 5 seeds; the same 4x-larger batch behind one update
     added +8 to +11 on two seeds (docs/learning.md): per-update gradient noise was the limit."""
-    step_credit: str = "visit"
+    step_credit: StepCredit = "visit"
     """GiGPO's step part: ``visit`` (the paper's z of each turn's return-to-go) or ``action`` (the mean
     return-to-go of the step group's turns that made the same move: Q(s, a) - V(s))."""
     warm_start_steps: int = 800
