@@ -4,7 +4,10 @@ Prompts are left-padded into one batch and sampled with a KV cache. The default 
 (``decoding="loop"``) is a lean loop of the model's own forward: the distinct prompts are
 prefilled once (a GRPO group repeats its prompt G times) and their cache gathered to the rows,
 then one forward per new token, with the per-row noise drawn in a few chunks instead of one
-call per row and token. ``decoding="hf"`` runs ``model.generate`` with the same per-row
+call per row and token. For Llama-architecture models (Llama, Qwen2) that forward is
+``llama_decode.LlamaKVDecoder``, the same arithmetic on the model's weights without the per-call
+framework overhead (about half the CPU time of a small model's decode step); others use their own
+``model(...)``. ``decoding="hf"`` runs ``model.generate`` with the same per-row
 streams instead; both give the same tokens and log-probs (tests/agents/test_transformers_backend.py),
 the loop in about two thirds of the CPU time for small models. The reported log-prob of a token is
 ``log_softmax(logits / T)`` over the full vocabulary (see ``SamplingParams``), which a trainer
@@ -23,6 +26,7 @@ from typing import Any, Literal
 from hiergym.error import ConfigError
 from hiergym.types import Generation
 
+from . import llama_decode
 from .backend import FINISH_LENGTH, FINISH_STOP, SamplingParams, require_model_dir, save_model_dir
 
 logger = logging.getLogger(__name__)
@@ -258,19 +262,17 @@ class TransformersBackend:
         """
         import torch
 
-        cache_arg, keeps_logits = self._forward_kwargs()
         batch, width = input_ids.shape
         rows = torch.cat([input_ids, attention_mask.to(input_ids.dtype)], dim=1)
         keys, inverse = torch.unique(rows, dim=0, return_inverse=True)
         distinct = keys.shape[0] < batch
         prefill_ids, prefill_mask = (keys[:, :width], keys[:, width:].to(attention_mask.dtype)) if distinct else (input_ids, attention_mask)
-        extra = {"logits_to_keep": 1} if keeps_logits else {}
-        out = self.model(input_ids=prefill_ids, attention_mask=prefill_mask, position_ids=_positions(prefill_mask), use_cache=True, **extra)
-        cache = _cache_of(out)
-        logits = out.logits[:, -1]
-        if distinct:  # every row reads its prompt's keys/values
-            cache.reorder_cache(inverse)
-            logits = logits[inverse]
+        if llama_decode.supports(self.model):
+            decoder = llama_decode.LlamaKVDecoder(self.model, batch, width + sampling.max_new_tokens)
+            logits = decoder.prefill(prefill_ids, prefill_mask, _positions(prefill_mask), inverse if distinct else None)
+            advance = decoder.step
+        else:
+            logits, advance = self._generic_prefill(prefill_ids, prefill_mask, inverse if distinct else None, attention_mask)
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         stops = [s for s in sampling.stop if s]
         window = max((len(s) for s in stops), default=0) + STOP_LOOKBACK_TOKENS
@@ -278,7 +280,7 @@ class TransformersBackend:
         tokens = torch.full((batch, sampling.max_new_tokens), pad, dtype=torch.long, device=input_ids.device)
         logprobs = torch.zeros((batch, sampling.max_new_tokens), dtype=torch.float32, device=input_ids.device)
         done = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)
-        mask, position = attention_mask, _positions(attention_mask)[:, -1:]
+        position = _positions(attention_mask)[:, -1]
         steps = 0
         for t in range(sampling.max_new_tokens):
             scores = logits.float()
@@ -303,11 +305,33 @@ class TransformersBackend:
                     done[live[hit]] = True
             if steps == sampling.max_new_tokens or bool(done.all()):
                 break
-            mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=1)
             position = position + 1
-            out = self.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=position, use_cache=True, **{cache_arg: cache})
-            cache, logits = _cache_of(out), out.logits[:, -1]
+            logits = advance(chosen, position)
         return tokens[:, :steps], logprobs[:, :steps]
+
+    def _generic_prefill(self, prompt_ids: Any, prompt_mask: Any, rows: Any | None, attention_mask: Any) -> tuple[Any, Any]:
+        """Prefill through the model's own forward: (``[B, V]`` last logits, ``advance(token_ids, position_ids) -> [B, V]``).
+
+        ``rows`` maps batch rows to the distinct prompts prefilled; later steps run ``model(...)`` with its cache.
+        """
+        import torch
+
+        cache_arg, keeps_logits = self._forward_kwargs()
+        extra = {"logits_to_keep": 1} if keeps_logits else {}
+        out = self.model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=_positions(prompt_mask), use_cache=True, **extra)
+        state = {"cache": _cache_of(out), "mask": attention_mask}
+        logits = out.logits[:, -1]
+        if rows is not None:  # every row reads its prompt's keys/values
+            state["cache"].reorder_cache(rows)
+            logits = logits[rows]
+
+        def advance(token_ids: Any, position_ids: Any) -> Any:
+            mask = state["mask"] = torch.cat([state["mask"], state["mask"].new_ones((token_ids.shape[0], 1))], dim=1)
+            out = self.model(input_ids=token_ids[:, None], attention_mask=mask, position_ids=position_ids[:, None], use_cache=True, **{cache_arg: state["cache"]})
+            state["cache"] = _cache_of(out)
+            return out.logits[:, -1]
+
+        return logits, advance
 
     def _finish(self, prompt_ids: list[int], tokens: list[int], logprobs: list[float], sampling: SamplingParams, role: str) -> Generation:
         """Cut one row at EOS or at the first stop string; everything after it was padding or overshoot."""

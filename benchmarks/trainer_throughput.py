@@ -12,7 +12,7 @@ in ``--trl-python`` (a venv that has ``trl``; e.g. ``python -m venv --system-sit
 generated tokens/s over rollout + update (the first step is warm-up and not counted), the
 split between generation and update, peak RSS, and the mean reward of the first and last steps.
 
-    python benchmarks/trainer_throughput.py [--steps 12] [--prompts 8] [--group 8] [--max-new-tokens 16]
+    python benchmarks/trainer_throughput.py [--steps 30] [--prompts 8] [--group 8] [--max-new-tokens 16]
         [--trl-python /work/venvs/trl/bin/python] [--out benchmarks/results/throughput]
 """
 
@@ -266,7 +266,8 @@ def spread(runs: dict[str, list[dict]]) -> list[str]:
     lines = [f"- {side} samples / CPU-s per repeat: " + ", ".join(f"{r['samples_per_cpu_s']:.1f}" for r in rs) for side, rs in runs.items()]
     if {"hiergym", "trl"} <= set(runs):
         ratios = [h["samples_per_cpu_s"] / t["samples_per_cpu_s"] for h, t in zip(runs["hiergym"], runs["trl"])]
-        lines.append("- hiergym / TRL per CPU-s, each alternating pair: " + ", ".join(f"{x:.2f}x" for x in ratios))
+        lines.append("- hiergym / TRL per CPU-s, each alternating pair: " + ", ".join(f"{x:.2f}x" for x in ratios)
+                     + f" (median {statistics.median(ratios):.2f}x)")
     return lines
 
 
@@ -303,7 +304,7 @@ def table(results: dict, args: argparse.Namespace) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--steps", type=int, default=30)
     p.add_argument("--prompts", type=int, default=8, help="prompts per step")
     p.add_argument("--group", type=int, default=8, help="samples per prompt (GRPO group)")
     p.add_argument("--max-new-tokens", type=int, default=16)
@@ -316,7 +317,7 @@ def main() -> None:
     p.add_argument("--hiergym-decoding", default="loop", choices=["loop", "hf"], help="TransformersBackend decoding: its own KV-cache loop or model.generate")
     p.add_argument("--trl-python", default=os.environ.get("HIERGYM_TRL_PYTHON", "/work/venvs/trl/bin/python"))
     p.add_argument("--skip-trl", action="store_true")
-    p.add_argument("--repeats", type=int, default=2, help="runs per side, alternating; the best (least disturbed) is reported")
+    p.add_argument("--repeats", type=int, default=5, help="runs per side, alternating; the best (least disturbed) is reported")
     p.add_argument("--out", type=Path, default=None, help="directory for results.json and results.md")
     p.add_argument("--sokoban-split", action="store_true", help="instead: time split of the multi-turn Sokoban loop")
     p.add_argument("--split-iterations", type=int, default=4)

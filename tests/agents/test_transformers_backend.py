@@ -143,14 +143,19 @@ def _records(gens):
     ("temperature", "top_p", "stop", "seeded"),
     [(1.0, 1.0, (), True), (0.7, 0.9, ("</action>",), True), (0.0, 1.0, ("</action>",), False), (1.0, 1.0, ("</action>",), False)],
 )
-def test_decode_loop_equals_hf_generate(tiny_backend, temperature, top_p, stop, seeded):
+@pytest.mark.parametrize("lean", [True, False], ids=["llama-forward", "model-forward"])
+def test_decode_loop_equals_hf_generate(tiny_backend, temperature, top_p, stop, seeded, lean, monkeypatch):
     """Same tokens, text, finish reasons and log-probs as ``model.generate`` with the same streams.
 
     Prompts of different lengths (left padding) with repeats (the loop prefills each distinct
-    prompt once), stop strings, seeded / unseeded (same global seed) / greedy sampling.
+    prompt once), stop strings, seeded / unseeded (same global seed) / greedy sampling; through
+    the Llama forward of ``llama_decode`` and through the model's own forward (other architectures).
     """
-    from hiergym.agents import TransformersBackend
+    from hiergym.agents import TransformersBackend, llama_decode
 
+    assert llama_decode.supports(tiny_backend.model)
+    if not lean:
+        monkeypatch.setattr(llama_decode, "supports", lambda model: False)
     hf = TransformersBackend(tiny_backend.model, tiny_backend.tokenizer, device="cpu", decoding="hf")
     assert tiny_backend.decoding == "loop"
     prompts = [p for p in PROMPTS for _ in range(3)]
