@@ -6,9 +6,9 @@ goes through module hooks, mask builders, the cache object and output dataclasse
 (RMSNorm, rotary embedding from the model's own ``rotary_emb``, grouped-query attention, SiLU-gated
 MLP, tied or untied head) on preallocated key/value buffers, reading the weights in place: a
 trainer's update is seen by the next call, nothing is copied. (Stacking q/k/v and gate/up into one
-matmul each was measured: no gain at this size, so the code stays plain.) Logits match the model's own forward up to float rounding
-(tests/agents/test_llama_decode.py). Models it does not cover (``supports`` is False) keep the
-generic loop.
+matmul each was measured: no gain at this size, so the code stays plain.) Logits match the model's
+own forward up to float rounding (tests/agents/test_llama_decode.py). Models it does not cover
+(``supports`` is False) keep the generic loop.
 """
 
 from __future__ import annotations
@@ -102,8 +102,7 @@ class LlamaKVDecoder:
         for layer, (k, v) in enumerate(kv):
             self.keys[layer][:, :, :width] = pick(k)
             self.values[layer][:, :, :width] = pick(v)
-        self.key_bias[:, 0, 0, :width] = pick(valid).logical_not().to(self.key_bias.dtype) * float("-inf")
-        self.key_bias.nan_to_num_(nan=0.0, posinf=0.0)  # 0 * -inf
+        self.key_bias[:, 0, 0, :width] = torch.zeros_like(self.key_bias[:, 0, 0, :width]).masked_fill(~pick(valid), float("-inf"))
         self.length = width
         return self._logits(pick(hidden[:, -1]))
 
