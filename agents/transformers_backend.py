@@ -217,9 +217,12 @@ class TransformersBackend:
             return []
         if seeds is not None and len(seeds) != len(prompts):
             raise ConfigError("seeds", len(seeds), f"one seed per prompt ({len(prompts)} prompts)")
-        enc = self.tokenizer(list(prompts), return_tensors="pt", padding=True).to(self.device)
-        was_training = self.model.training
-        self.model.eval()
+        enc = self._encode(prompts)
+        # eval mode only for the model's own forward (dropout): the Llama forward has none, and a Hugging
+        # Face model's train()/eval() costs ~1 ms each (it re-checks hub kernels), twice a call
+        switch = self.model.training and not (self.decoding == "loop" and llama_decode.supports(self.model))
+        if switch:
+            self.model.eval()
         try:
             if self.decoding == "loop":
                 with torch.inference_mode(), torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
@@ -227,12 +230,23 @@ class TransformersBackend:
             else:
                 new_tokens, logprobs = self._generate_hf(enc, sampling, seeds)
         finally:
-            self.model.train(was_training)
+            if switch:
+                self.model.train(True)
         results = []
         for row in range(len(prompts)):
             prompt_ids = enc["input_ids"][row][enc["attention_mask"][row].bool()].tolist()
             results.append(self._finish(prompt_ids, new_tokens[row].tolist(), logprobs[row].tolist(), sampling, role))
         return results
+
+    def _encode(self, prompts: Sequence[str]) -> Any:
+        """Left-padded ``input_ids``/``attention_mask`` of ``prompts``; a group's repeated prompt is tokenised once."""
+        distinct = list(dict.fromkeys(prompts))
+        enc = self.tokenizer(distinct, return_tensors="pt", padding=True)
+        if len(distinct) < len(prompts):
+            where = {p: i for i, p in enumerate(distinct)}
+            rows = [where[p] for p in prompts]
+            enc = {key: value[rows] for key, value in enc.items()}
+        return {key: value.to(self.device) for key, value in enc.items()}
 
     def _generate_hf(self, enc: Any, sampling: SamplingParams, seeds: Sequence[int] | None) -> tuple[Any, Any]:
         """``([B, T] new token ids, [B, T] their log-probs)`` from ``model.generate`` (``decoding="hf"``)."""

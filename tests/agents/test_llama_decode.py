@@ -13,7 +13,10 @@ def _model(kind: str):
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
     torch.manual_seed(0)
-    if kind == "llama":  # grouped-query attention, tied head: hiergym's tiny model
+    if kind == "llama-dynamic-rope":  # frequencies rescaled once positions pass max_position_embeddings: no fixed table
+        config = LlamaConfig(vocab_size=41, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                             max_position_embeddings=8, rope_parameters={"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0})
+    elif kind == "llama":  # grouped-query attention, tied head: hiergym's tiny model
         config = LlamaConfig(vocab_size=41, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)
     elif kind == "llama-biased":  # attention and MLP biases, one KV head per query head
         config = LlamaConfig(vocab_size=41, hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4, attention_bias=True, mlp_bias=True, tie_word_embeddings=False)
@@ -27,7 +30,7 @@ def _model(kind: str):
     return model
 
 
-@pytest.mark.parametrize("kind", ["llama", "llama-biased", "qwen2"])
+@pytest.mark.parametrize("kind", ["llama", "llama-biased", "qwen2", "llama-dynamic-rope"])
 def test_prefill_and_steps_match_the_model_forward(kind):
     """Left-padded prompts, a row repeated through ``rows``, 10 decode steps: logits equal up to float rounding."""
     model = _model(kind)
@@ -45,6 +48,7 @@ def test_prefill_and_steps_match_the_model_forward(kind):
         out = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True)
         expected, cache = out.logits[:, -1], _cache_of(out)
         decoder = llama_decode.LlamaKVDecoder(model, batch=6, max_len=7 + 10)
+        assert (decoder.rotary is None) == (kind == "llama-dynamic-rope")  # a fixed rope is looked up, a dynamic one recomputed
         got = decoder.prefill(distinct, distinct_mask, _positions(distinct_mask), rows)
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
         position = _positions(mask)[:, -1]

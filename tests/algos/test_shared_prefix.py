@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from hiergym.agents import llama_forward
 from hiergym.algos import build_batch
 from hiergym.algos.logprobs import token_logprobs_and_entropy
 from hiergym.algos.shared_prefix import prompt_groups, shared_prefix_logprobs_and_entropy
@@ -13,10 +14,27 @@ transformers = pytest.importorskip("transformers")
 VOCAB = 40
 
 
-def tiny_llama(dtype):
+def tiny_llama(dtype, kind: str = "llama"):
+    """Llama with grouped-query attention (hiergym's tiny model), or Qwen2 with q/k/v biases, one KV head and a tied head."""
     torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
-    return transformers.AutoModelForCausalLM.from_config(cfg).to(dtype)
+    if kind == "llama":
+        cfg = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    else:
+        cfg = transformers.Qwen2Config(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=64, tie_word_embeddings=True)
+    model = transformers.AutoModelForCausalLM.from_config(cfg).to(dtype)
+    with torch.no_grad():  # non-trivial norms and biases (init leaves them at 1 and 0)
+        for name, param in model.named_parameters():
+            if name.endswith("bias") or "norm" in name:
+                param.add_(0.3 * torch.randn_like(param))
+    return model
+
+
+@pytest.fixture(params=["plain-ops", "model-forward"])
+def path(request, monkeypatch):
+    """The shared-prefix forward's two bodies: plain ops on a Llama's weights, or the model's own forward and cache."""
+    if request.param == "model-forward":
+        monkeypatch.setattr(llama_forward, "supports_training", lambda model: False)
+    return request.param
 
 
 def grouped_batch():
@@ -58,11 +76,12 @@ def shared(model, batch):
     return shared_prefix_logprobs_and_entropy(model, batch.input_ids, batch.attention_mask, batch.response_mask, temperature=0.7)
 
 
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
 @pytest.mark.parametrize(("dtype", "atol"), [(torch.float64, 1e-6), (torch.float32, 2e-5)])
-def test_same_logprobs_entropy_loss_and_gradients_as_the_plain_forward(dtype, atol):
+def test_same_logprobs_entropy_loss_and_gradients_as_the_plain_forward(dtype, atol, kind, path):
     """Equal up to float rounding: HF's RMSNorm computes in float32 even in a float64 model, so float64
     agrees to ~1e-8 (a wrong position id alone is off by ~1e-3)."""
-    model, batch = tiny_llama(dtype), grouped_batch()
+    model, batch = tiny_llama(dtype, kind), grouped_batch()
     want, got = loss_and_grads(model, batch, plain), loss_and_grads(model, batch, shared)
     for w, g in zip(want[:3], got[:3]):
         torch.testing.assert_close(g, w, atol=atol, rtol=0)
@@ -72,17 +91,43 @@ def test_same_logprobs_entropy_loss_and_gradients_as_the_plain_forward(dtype, at
     assert float(want[2]) != 0.0
 
 
-def test_each_distinct_prompt_runs_once():
+def test_each_distinct_prompt_runs_once(path, monkeypatch):
     batch = grouped_batch()
     lengths, rows, prompts = prompt_groups(batch.input_ids, batch.response_mask)
     assert len(batch.input_ids) == 16 and len(prompts) == 3  # the third group's second turn reuses the first group's prompt
     assert sorted(len(p) for p in prompts) == [3, 5, 9]
     seen = []
     model = tiny_llama(torch.float32)
-    model.model.embed_tokens.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape)))
+    if path == "model-forward":
+        model.model.embed_tokens.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape)))
+    else:
+        layers = llama_forward.decoder_layers
+        monkeypatch.setattr(llama_forward, "decoder_layers", lambda model, ids, *a: seen.append(tuple(ids.shape)) or layers(model, ids, *a))
     with torch.no_grad():
         shared(model, batch)
-    assert seen == [(3, 9), (16, 4)]  # 3 prompts (27 slots) + 16 responses (64 slots) instead of 16 rows of 13
+    if path == "model-forward":  # 3 prompts (27 slots) + 16 responses (64 slots) instead of 16 rows of 13
+        assert seen == [(3, 9), (16, 4)]
+    else:  # packed: the 17 real prompt tokens, and each response but its last token (whose prediction no log-prob reads)
+        assert seen == [(17,), (int((batch.response_mask.sum(-1) - 1).sum()),)] and seen[1][0] == 24
+
+
+def test_plain_ops_only_where_they_reproduce_the_model():
+    """Attention dropout while training, activation checkpointing and adapter-wrapped projections keep the model's own forward."""
+    model = tiny_llama(torch.float32)
+    assert llama_forward.supports_training(model.train())
+    model.config.attention_dropout = 0.1
+    assert not llama_forward.supports_training(model) and llama_forward.supports_training(model.eval())
+    model.config.attention_dropout = 0.0
+    (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()  # renamed in newer transformers
+    assert not llama_forward.supports_training(model.train())
+    model = tiny_llama(torch.float32)
+
+    class Adapted(torch.nn.Linear):  # what a LoRA layer looks like from outside: a Linear whose output is not weight @ x alone
+        pass
+
+    q = model.model.layers[1].self_attn.q_proj
+    model.model.layers[1].self_attn.q_proj = Adapted(q.in_features, q.out_features, bias=False)
+    assert not llama_forward.supports(model) and not llama_forward.supports_training(model)
 
 
 def test_rows_without_prompt_or_response_are_refused():
@@ -93,7 +138,7 @@ def test_rows_without_prompt_or_response_are_refused():
         prompt_groups(ids, torch.ones_like(ids))
 
 
-def test_trainer_with_shared_prefix_matches_the_plain_trainer():
+def test_trainer_with_shared_prefix_matches_the_plain_trainer(path):
     """Old and reference log-probs, two minibatches, KL: the same step metrics and the same batch gradient.
 
     (Weights after AdamW are not compared: its first steps move each weight by ~lr * sign(grad), so a
