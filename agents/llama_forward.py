@@ -52,8 +52,7 @@ def supports_training(model: Any) -> bool:
     if not supports(model):
         return False
     dropout = float(getattr(model.config, "attention_dropout", 0.0) or 0.0)
-    checkpointed = any(getattr(module, "gradient_checkpointing", False) for module in model.modules())
-    return not (dropout > 0 and model.training) and not checkpointed
+    return not (dropout > 0 and model.training) and not getattr(model.model, "gradient_checkpointing", False)  # where Hugging Face sets it
 
 
 def rms_norm(x: Any, norm: Any) -> Any:
@@ -108,7 +107,8 @@ def grouped_attention(q: Any, keys: Any, values: Any, bias: Any, scale: float) -
     kv_heads, group = keys.shape[1], heads // keys.shape[1]
     grouped = q.reshape(batch, kv_heads, group * length, dim)  # the G query heads of a KV head, stacked: one plain batched matmul
     scores = (torch.matmul(grouped, keys.transpose(-1, -2)) * scale).view(batch, kv_heads, group, length, -1) + bias
-    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype).view(batch, kv_heads, group * length, -1)
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32)
+    weights = (weights if q.dtype == torch.float32 else weights.to(q.dtype)).view(batch, kv_heads, group * length, -1)
     return torch.matmul(weights, values).reshape(batch, heads, length, dim)
 
 

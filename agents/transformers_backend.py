@@ -301,14 +301,15 @@ class TransformersBackend:
             if sampling.greedy:
                 chosen = scores.argmax(-1)
             else:
-                warped = top_p_filter(scores / sampling.temperature, sampling.top_p)
+                warped = top_p_filter(scores if sampling.temperature == 1.0 else scores / sampling.temperature, sampling.top_p)
                 if noise is not None:
                     chosen = (warped + noise.next()).argmax(-1)
                 else:
                     chosen = torch.multinomial(torch.softmax(warped, dim=-1), 1).squeeze(1)
             chosen = chosen.masked_fill(done, pad)
             tokens[:, t] = chosen
-            logprobs[:, t] = torch.log_softmax(scores / sampling.logprob_temperature, dim=-1).gather(-1, chosen[:, None]).squeeze(-1)
+            temperature = sampling.logprob_temperature
+            logprobs[:, t] = torch.log_softmax(scores if temperature == 1.0 else scores / temperature, dim=-1).gather(-1, chosen[:, None]).squeeze(-1)
             steps = t + 1
             done |= chosen == eos
             if stops:
