@@ -8,6 +8,11 @@ responses run against it. The response tokens' log-probs and entropies, the loss
 its gradients equal the plain forward's (same math, different order of float sums; checked in
 float64 by tests/algos/test_shared_prefix.py).
 
+For Llama/Qwen2 models (``llama_forward.supports_training``) the forward is plain ops on the
+model's weights (``agents/llama_forward.py``, the decode loop's body), on packed tokens: the
+projections and MLP see only real tokens and only those whose prediction a log-prob reads, and
+the head runs only there; other models go through their own forward and KV cache.
+
 Rows are right-padded (as ``build_batch`` makes them); the prompt of a row is everything before
 its first response token. Values off the response mask are 0.
 """
@@ -72,7 +77,7 @@ def shared_prefix_logprobs_and_entropy(
     resp_positions = lengths[:, None] + cols[None, :]
     # 3) the distribution each response token was sampled from: the prompt's last position, then the response's own
     if llama_forward.supports_training(model):
-        logits = _llama_logits(model, prefix_ids, prefix_mask, lengths, row_prompt, resp_ids, resp_positions, in_resp)
+        logits = _llama_logits(model, prefix_ids, prefix_mask, row_prompt, resp_ids, resp_positions, in_resp)
     else:
         logits = _model_logits(model, prefix_ids, prefix_mask, lengths, row_prompt, resp_ids, resp_positions, in_resp.to(attention_mask.dtype))
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # float32 under bf16, float64 kept
@@ -105,8 +110,7 @@ def _model_logits(model: torch.nn.Module, prefix_ids: torch.Tensor, prefix_mask:
     return torch.cat([first, out.logits[:, :-1]], dim=1)
 
 
-def _llama_logits(model: torch.nn.Module, prefix_ids: torch.Tensor, prefix_mask: torch.Tensor, lengths: torch.Tensor, row_prompt: torch.Tensor,
-                  resp_ids: torch.Tensor, resp_positions: torch.Tensor, in_resp: torch.Tensor) -> torch.Tensor:
+def _llama_logits(model: torch.nn.Module, prefix_ids: torch.Tensor, prefix_mask: torch.Tensor, row_prompt: torch.Tensor, resp_ids: torch.Tensor, resp_positions: torch.Tensor, in_resp: torch.Tensor) -> torch.Tensor:
     """``_model_logits`` for a Llama-architecture model, as plain ops on its weights (``llama_forward``).
 
     The same arithmetic without the per-call module, mask and cache machinery, and on packed

@@ -91,6 +91,21 @@ def test_same_logprobs_entropy_loss_and_gradients_as_the_plain_forward(dtype, at
     assert float(want[2]) != 0.0
 
 
+def test_one_token_answers(path):
+    """Bare one-token answers (the demo's --bare-answers): every log-prob is read at a prompt's last token."""
+    gen = torch.Generator().manual_seed(2)
+    prompts = [torch.randint(3, VOCAB, (n,), generator=gen).tolist() for n in (4, 7)]
+    trajs = [Trajectory(f"g{g}", "toy", g, turns=[Turn("obs", "a", generations=[Generation(p, [3 + c], [0.0], "x")])], episode_return=float(c))
+             for g, p in enumerate(prompts) for c in range(3)]
+    batch = build_batch(trajs, [[float(c) - 1.0] for _ in prompts for c in range(3)], pad_token_id=0)
+    model = tiny_llama(torch.float64)
+    want, got = loss_and_grads(model, batch, plain), loss_and_grads(model, batch, shared)
+    for w, g in zip(want[:3], got[:3]):
+        torch.testing.assert_close(g, w, atol=1e-6, rtol=0)
+    for name in want[3]:
+        torch.testing.assert_close(got[3][name], want[3][name], atol=1e-6, rtol=0, msg=name)
+
+
 def test_each_distinct_prompt_runs_once(path, monkeypatch):
     batch = grouped_batch()
     lengths, rows, prompts = prompt_groups(batch.input_ids, batch.response_mask)
