@@ -7,10 +7,11 @@ What it does, end to end, with no arguments and no downloads:
 2. measures held-out success of the random model (it cannot even write ``<action>...</action>``);
 3. warm start: supervised steps on the optimal solver's actions (expert demonstrations), first on
    the direction word alone, then on the whole answer; this is where the model learns to read
-   the grid (0% -> 63-78% held-out over 5 seeds, docs/learning.md);
-4. GiGPO reinforcement learning on training seeds (KL 0.1 to the warm start, lr warm-up),
-   evaluating on held-out seeds (a disjoint range) along the way: +3.8 points over the warm
-   start (IQM of 5 seeds, 95% CI [+1.4, +5.6]; docs/learning.md says why it is not more);
+   the grid (0% -> 62-76% held-out over 5 seeds, docs/learning.md);
+4. GiGPO reinforcement learning on training seeds (64 tasks x 8 rollouts behind one update an
+   iteration, KL 0.1 to the warm start, lr warm-up), evaluating on held-out seeds (a disjoint
+   range) along the way: +11.5 points over the warm start (IQM of 5 seeds, 95% CI [+9.8, +12.8];
+   docs/learning.md has the table and why it took a large batch);
 5. prints a summary (success at init, after the warm start, after RL) and writes the learning
    curve PNG into the run dir.
 """
@@ -51,7 +52,7 @@ def sokoban_expert(env: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Knobs of the demo; the defaults are the full demo (about 11 CPU-minutes; docs/learning.md has the measured times)."""
+    """Knobs of the demo; the defaults are the full demo (about 9 CPU-minutes; docs/learning.md has the measured times)."""
 
     iterations: int = 80
     """RL iterations (one update each by default)."""
@@ -62,10 +63,10 @@ class DemoConfig:
     algo: str = "gigpo"
     """gigpo or grpo."""
     group_size: int = 8
-    tasks_per_iteration: int = 32
-    """Tasks per RL iteration (x group_size rollouts): 256 episodes feed each update. With 8 tasks and 4
-    updates an iteration RL added +3.8 points over 5 seeds; the same 4x-larger batch behind one update
-    added +8 to +11 on two seeds (docs/learning.md): per-update gradient noise was the limit."""
+    tasks_per_iteration: int = 64
+    """Tasks per RL iteration (x group_size rollouts): 512 episodes feed each update. Per-update gradient
+    noise was the limit (docs/learning.md): 8 tasks with 4 updates an iteration added +3.8 points over 5
+    seeds, 32 tasks behind one update +9.9, 64 tasks +11.5 [+9.8, +12.8] (paired to 32: +1.8 [-2.1, +4.3])."""
     step_credit: StepCredit = "visit"
     """GiGPO's step part: ``visit`` (the paper's z of each turn's return-to-go) or ``action`` (the mean
     return-to-go of the step group's turns that made the same move: Q(s, a) - V(s))."""

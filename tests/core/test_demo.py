@@ -43,14 +43,15 @@ def test_demo_smoke_run_writes_summary_and_curve(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_learns_and_rl_adds_to_the_warm_start(tmp_path):
-    """The whole demo with its defaults, seed 0 (~11 CPU-minutes): the warm start teaches the game and
+    """The whole demo with its defaults, seed 0 (~9 CPU-minutes): the warm start teaches the game and
     RL's own gain over it is clearly positive.
 
-    Measured (seed 0, 256 held-out episodes, sampled policy, commit 6a669b4; benchmarks/results/learning/demo):
-    0% at random init, 77.7% after the warm start, 85.5% after 80 GiGPO iterations of 32 tasks x 8
-    rollouts (+7.8). A uniformly random valid mover solves 21.5% of the same held-out levels within
+    Measured (seed 0, 256 held-out episodes, sampled policy, commit aea8d7a; benchmarks/results/learning/demo):
+    0% at random init, 65.2% after the warm start, 78.5% after 80 GiGPO iterations of 64 tasks x 8
+    rollouts (+13.3). A uniformly random valid mover solves 21.5% of the same held-out levels within
     12 steps, so 50% needs the model to read the grid. Every episode samples from its own seeded stream,
-    so the run is the same on every run of this test (up to float rounding of another CPU).
+    so the run is the same on every run of this test on one machine; another CPU's float rounding
+    gives another warm start (the same code gave 77.7% and 80.9% on two machines), hence the margins.
     """
     summary = run_demo(DemoConfig(out=tmp_path / "demo", progress=False))
     rows = list(csv.DictReader((tmp_path / "demo" / "metrics.csv").open()))
@@ -58,7 +59,7 @@ def test_demo_learns_and_rl_adds_to_the_warm_start(tmp_path):
     assert float(rows[0]["eval_valid_action"]) > 0.9  # the warm start taught the <action> format
     assert summary.after_warm_start >= 0.5
     assert summary.after_rl >= summary.init + 0.3
-    assert summary.after_rl - summary.after_warm_start >= 0.05, summary  # RL's own gain (measured +0.078)
+    assert summary.after_rl - summary.after_warm_start >= 0.05, summary  # RL's own gain (measured +0.133)
 
 
 def test_a_second_demo_writes_into_the_next_free_run_dir(tmp_path):
