@@ -97,9 +97,9 @@ def head_dim(model: Any) -> int:
 def grouped_attention(q: Any, keys: Any, values: Any, bias: Any, scale: float) -> Any:
     """``[B, H, L, d]`` attention of queries over ``[B, KV, K, d]`` keys/values with an additive ``bias`` broadcast to ``[B, 1, 1, L, K]``.
 
-    Plain matmuls, a query head ``h`` reading KV head ``h // (H / KV)`` as ``repeat_kv`` does: at the
-    sizes of small models on CPU they cost less than SDPA's kernel and its mask conversion, forward
-    and backward.
+    Plain matmuls, a query head ``h`` reading KV head ``h // (H / KV)`` as ``repeat_kv`` does: for the
+    one query of a decode step they cost less than SDPA's CPU kernel and its mask conversion
+    (measured); the training forward's short queries use the same code.
     """
     import torch
 
